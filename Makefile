@@ -1,0 +1,45 @@
+# The front door. `make demo` and `make test` bootstrap everything they need on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed
+
+export PLEDGE_DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: setup demo test lint typecheck pytest bench system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# PostgreSQL (tests start their own server from these binaries) and Chromium (browser tests).
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing postgresql and chromium from Debian's packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium >/dev/null; \
+	fi
+
+demo: setup
+	mkdir -p var
+	$(BIN)/pledge db upgrade
+	$(BIN)/pledge serve --host 127.0.0.1 --port $(PORT)
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src/pledge
+
+pytest: setup system-deps
+	$(BIN)/pytest -q
+
+test: lint pytest
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
