@@ -122,6 +122,9 @@ class ContactKind(StrEnum):
 # --- small shared shapes --------------------------------------------------------------------------
 
 
+DURATION_UNITS = ("days", "business_days", "weeks", "months", "years")
+
+
 class Duration(PolicyModel):
     """Exactly one of the units, e.g. ``{months: 1}`` or ``{business_days: 10}``."""
 
@@ -133,17 +136,14 @@ class Duration(PolicyModel):
 
     @model_validator(mode="after")
     def _exactly_one_unit(self) -> Duration:
-        given = [name for name in ("days", "business_days", "weeks", "months", "years") if getattr(self, name) is not None]
+        given = [name for name in DURATION_UNITS if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError("a duration takes exactly one of days, business_days, weeks, months, years")
+            raise ValueError(f"a duration takes exactly one of {', '.join(DURATION_UNITS)}")
         return self
 
     @property
     def unit(self) -> str:
-        for name in ("days", "business_days", "weeks", "months", "years"):
-            if getattr(self, name) is not None:
-                return name
-        raise AssertionError("validated to have one unit")
+        return next(name for name in DURATION_UNITS if getattr(self, name) is not None)
 
     @property
     def value(self) -> int:

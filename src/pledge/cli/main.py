@@ -1,0 +1,15 @@
+"""The `pledge` command: one Typer app assembled from one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from pledge.cli import policy
+
+app = typer.Typer(help="pledge: privacy notices made true in software.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.add_typer(policy.app, name="policy")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
