@@ -1,0 +1,23 @@
+"""pledge's own database: engine and sessions, the declarative base, the unit of work, migrations."""
+
+from __future__ import annotations
+
+from pledge.store.base import Base
+from pledge.store.columns import JSONDocument, UTCDateTime, utcnow
+from pledge.store.engine import make_engine, make_session_factory, normalise_url
+from pledge.store.migrate import current_revision, head_revision, upgrade
+from pledge.store.uow import unit_of_work
+
+__all__ = [
+    "Base",
+    "JSONDocument",
+    "UTCDateTime",
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "make_session_factory",
+    "normalise_url",
+    "unit_of_work",
+    "upgrade",
+    "utcnow",
+]

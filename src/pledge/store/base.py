@@ -1,0 +1,34 @@
+"""The declarative base every table of pledge inherits from."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+#: Deterministic constraint names, so migrations can drop and alter them on SQLite and PostgreSQL alike.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Base of every pledge table; its metadata is what Alembic compares migrations against."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def import_all_models() -> MetaData:
+    """Import every ``pledge.<domain>.models`` module so ``Base.metadata`` knows every table."""
+    import pledge
+
+    for module in pkgutil.walk_packages(pledge.__path__, prefix="pledge."):
+        if module.name.endswith(".models"):
+            importlib.import_module(module.name)
+    return Base.metadata
