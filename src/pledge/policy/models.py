@@ -302,6 +302,9 @@ class Jurisdiction(PolicyModel):
     verification_levels: tuple[VerificationLevel, ...] = ()
     appeal: AppealRule | None = None
     child_age: ChildAge | None = None
+    sale_opt_in_age: ChildAge | None = Field(
+        default=None, description="under this age personal information is not sold or shared without opt-in "
+        "(Cal. Civ. Code §1798.120(c)-(d)); pledge refuses it outright")
     opt_out_signals: tuple[OptOutSignal, ...] = ()
     opt_out_signals_source: Source | None = None
     complaint_authority: Party | None = None
@@ -330,6 +333,15 @@ class Purpose(PolicyModel):
     targeted_advertising: bool = False
     profiling: bool = False
     automated_decision: bool = False
+    direct_marketing: bool = Field(
+        default=False, description="direct marketing (incl. profiling for it) even without marketing_channels: "
+        "an objection to direct marketing stops it (GDPR Art. 21(2)-(3))")
+    restriction_exempt: bool = Field(
+        default=False, description="storage or the establishment, exercise or defence of legal claims: "
+        "allowed while processing is restricted (GDPR Art. 18(2))")
+    limit_sensitive_exempt: bool = Field(
+        default=False, description="a use of sensitive data that a request to limit it does not stop "
+        "(Cal. Civ. Code §1798.121(a), CCPA Regs. §7027(m))")
     source: Source
 
 
