@@ -1,0 +1,78 @@
+"""The ASGI app: ``create_app(container)`` wires the privacy centre, the JSON API and error handling.
+
+The container comes from ``pledge.bootstrap.bootstrap(settings)``; the app owns none of its parts,
+so a test can hand in a container built on a temporary database and a fixture policy. At start-up
+the app checks the database schema and publishes every notice that has no version yet, so the
+archive is never empty.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from anyio import to_thread
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from pledge.bootstrap import Container
+from pledge.notices.service import PublishConflict
+from pledge.store import current_revision, head_revision
+from pledge.web.center.context import publish_missing
+from pledge.web.problems import install_error_handlers
+from pledge.web.routes import include_routes
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database is not at the schema this pledge needs."""
+
+
+def make_templates() -> Jinja2Templates:
+    """Autoescaping templates; ``url_for`` is the only way they build URLs."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return Jinja2Templates(env=env)
+
+
+def prepare(container: Container) -> None:
+    """Refuse an unmigrated database; publish the notices that have no version yet."""
+    at, head = current_revision(container.engine), head_revision()
+    if at != head:
+        raise DatabaseNotReady(f"the database is at revision {at or 'none'}, this pledge needs {head}: "
+                               "run `pledge db upgrade`")
+    try:
+        with container.unit_of_work() as session:
+            published = publish_missing(policy=container.policy, session=session)
+            session.commit()
+    except PublishConflict:  # another server process published at the same moment: theirs stands
+        return
+    for notice_id in published:
+        log.info("published the first version of notice %s", notice_id)
+
+
+def create_app(container: Container) -> FastAPI:
+    """The web app for one wired pledge."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await to_thread.run_sync(prepare, container)
+        yield
+
+    app = FastAPI(title="pledge", summary="Privacy notices made true in software.", lifespan=lifespan,
+                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.container = container
+    app.state.templates = make_templates()
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    include_routes(app)
+    return app

@@ -1,0 +1,1 @@
+"""The public privacy centre: the notices people read, and their archive."""

@@ -1,0 +1,20 @@
+"""Every router of the web app, assembled in one place.
+
+Routes will be authenticated by default once the admin console arrives; the routers listed in
+``PUBLIC_ROUTERS`` are public on purpose: the privacy centre, the notices API and the health check.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from pledge.web import health
+from pledge.web.api import views as api_views
+from pledge.web.center import views as center_views
+
+PUBLIC_ROUTERS: tuple[APIRouter, ...] = (center_views.router, api_views.router, health.router)
+
+
+def include_routes(app: FastAPI) -> None:
+    for router in PUBLIC_ROUTERS:
+        app.include_router(router)
