@@ -275,7 +275,7 @@ def cli() -> CliInvoke:
     """Run ``pledge ARGS...`` in-process; returns the result with ``stdout``, ``stderr`` and ``exit_code``."""
     from pledge.cli.main import app
 
-    runner = CliRunner()
+    runner = CliRunner(env={"COLUMNS": "250"})  # wide enough that Rich tables never wrap a cell
 
     def invoke(*args: str) -> Result:
         get_settings.cache_clear()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from pledge.store import current_revision, head_revision, make_engine, upgrade
 from pledge.store.base import import_all_models
-from pledge.store.migrate import alembic_config
+from pledge.store.migrate import MIGRATIONS, alembic_config, new_revision
 
 
 def test_upgrade_creates_the_schema_on_an_empty_database(empty_database_url: str) -> None:
@@ -47,11 +50,29 @@ def test_migrations_match_the_models(database_url: str) -> None:
     try:
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
-            assert compare_metadata(context, metadata) == []
+            differences = compare_metadata(context, metadata)
     finally:
         engine.dispose()
+    assert differences == [], (
+        "the models and the migrations differ: write a migration with "
+        "`.venv/bin/pledge db revision 'what changed'`, read it, commit it.\n"
+        f"differences: {differences}")
 
 
 def test_migration_scripts_are_found_from_the_package_not_the_working_directory(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert head_revision() is not None
+
+
+def test_a_new_revision_follows_the_newest_and_needs_no_pledge_import(tmp_path: Path) -> None:
+    scripts = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    head = head_revision()
+    assert head is not None
+
+    written = new_revision("next thing", scripts)
+
+    text = written.read_text()
+    assert written.name == f"{int(head) + 1:04d}_next_thing.py"
+    assert f"down_revision: str | None = {head!r}" in text
+    assert "pledge" not in text

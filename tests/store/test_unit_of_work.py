@@ -83,3 +83,12 @@ def test_naive_timestamps_are_refused(session: Session) -> None:
     session.add(version)
     with pytest.raises(Exception, match="naive datetime"):
         session.flush()
+
+
+def test_what_was_read_stays_readable_after_the_block(session_factory: sessionmaker[Session]) -> None:
+    with unit_of_work(session_factory) as session:
+        session.add(_version())
+        session.commit()
+    with unit_of_work(session_factory) as session:
+        stored = session.scalars(select(NoticeVersion)).one()
+    assert (stored.notice_id, stored.number, stored.snapshot) == ("app", 1, {"id": "app"})

@@ -9,7 +9,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.exc import DBAPIError
 
 from pledge.cli.common import database_error, display_url, fail, load_settings
-from pledge.store import current_revision, head_revision, make_engine, upgrade
+from pledge.store import current_revision, head_revision, make_engine, new_revision, upgrade
 
 app = typer.Typer(help="Manage pledge's own database.", no_args_is_help=True)
 
@@ -46,3 +46,16 @@ def current_command() -> None:
     head = head_revision()
     state = "up to date" if at == head else "run `pledge db upgrade`"
     typer.echo(f"{display_url(url)}: at revision {at or 'none'}, newest {head} ({state})")
+
+
+@app.command("revision")
+def revision_command(
+    message: Annotated[str, typer.Argument(help="What the migration changes, e.g. 'consent ledger'.",
+                                           show_default=False)],
+) -> None:
+    """For developers: write the next migration from the models (review it before committing)."""
+    try:
+        path = new_revision(message)
+    except CommandError as exc:
+        fail(str(exc))
+    typer.echo(f"wrote {path}")

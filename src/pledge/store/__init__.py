@@ -5,7 +5,7 @@ from __future__ import annotations
 from pledge.store.base import Base
 from pledge.store.columns import JSONDocument, UTCDateTime, utcnow
 from pledge.store.engine import make_engine, make_session_factory, normalise_url
-from pledge.store.migrate import current_revision, head_revision, upgrade
+from pledge.store.migrate import current_revision, head_revision, new_revision, upgrade
 from pledge.store.uow import unit_of_work
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "head_revision",
     "make_engine",
     "make_session_factory",
+    "new_revision",
     "normalise_url",
     "unit_of_work",
     "upgrade",

@@ -6,6 +6,7 @@ the working directory, so ``pledge db upgrade`` works from anywhere an installed
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from alembic import command
@@ -20,10 +21,11 @@ from pledge.store.engine import make_engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(url: str | URL | None = None) -> Config:
+def alembic_config(url: str | URL | None = None, directory: Path = MIGRATIONS) -> Config:
     """An Alembic configuration pointing at the packaged scripts; ``url`` is what env.py connects to."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(directory))
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     if url is not None:
         rendered = url if isinstance(url, str) else url.render_as_string(hide_password=False)
         # ConfigParser interpolation treats '%' specially; URL-encoded passwords contain it.
@@ -54,3 +56,26 @@ def current_revision(engine: Engine) -> str | None:
 def head_revision() -> str | None:
     """The newest revision shipped with this pledge."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def new_revision(message: str, directory: Path = MIGRATIONS) -> Path:
+    """Write the next migration (``0002_...``) from what the models declare and the migrations lack.
+
+    It compares against a scratch SQLite database at the newest revision; read the file before
+    committing it, since autogenerate misses renames and data changes.
+    """
+    scripts = ScriptDirectory.from_config(alembic_config(directory=directory))
+    rev_id = f"{len(list(scripts.walk_revisions())) + 1:04d}"
+    with tempfile.TemporaryDirectory(prefix="pledge-revision-") as scratch:
+        engine = make_engine(f"sqlite:///{Path(scratch) / 'scratch.db'}")
+        try:
+            with engine.begin() as connection:
+                config = alembic_config(directory=directory)
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                written = command.revision(config, message=message, autogenerate=True, rev_id=rev_id)
+        finally:
+            engine.dispose()
+    script = written[0] if isinstance(written, list) else written
+    assert script is not None and script.path is not None
+    return Path(script.path)

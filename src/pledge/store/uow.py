@@ -15,7 +15,6 @@ def unit_of_work(session_factory: Callable[[], Session]) -> Iterator[Session]:
     try:
         yield session
     finally:
-        try:
-            session.rollback()
-        finally:
-            session.close()
+        # close() rolls back the open transaction and detaches the objects without expiring them,
+        # so what the use case read stays readable after the block (a rollback() would expire it).
+        session.close()
