@@ -235,13 +235,7 @@ COOKIE_ROWS: list[Row] = [
     ("auth0-mf", "Cookie-4.1", ("`auth0-mf`", "To implement multi-factor authentication", "Auth0", "100 days")),
     ("auth0-mf_compat", "Cookie-4.1",
      ("`auth0-mf_compat`", "To implement multi-factor authentication", "Auth0", "100 days")),
-    pytest.param(  # type: ignore[list-item]
-        ("_csrf", "Cookie-4.1", ("`_csrf`", "Security", "Auth0", "10 days")),
-        marks=pytest.mark.xfail(
-            reason="Notice.cookies takes Identifiers, whose pattern forbids the leading underscore of '_csrf' "
-                   "(src/pledge/policy/models.py): the cookie is defined but cannot be listed in the notice",
-            strict=True),
-        id="_csrf"),
+    ("_csrf", "Cookie-4.1", ("`_csrf`", "Security", "Auth0", "10 days")),
     ("x_pdpauth_ams_api", "Cookie-4.1",
      ("`x_pdpauth_ams_api`", "Authentication session", "Account Management Services",
       "used to authenticate sessions as long as browser sessions are maintained", "Until browser is closed")),

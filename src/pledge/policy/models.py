@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Source = Annotated[str, Field(min_length=1, description="Seed clause or statute article")]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=80)]
+#: Cookie names are chosen by whoever sets the cookie (``_csrf``, ``_ga``): any visible characters.
+CookieName = Annotated[str, Field(pattern=r"^[!-~]+$", max_length=200)]
 
 
 class PolicyModel(BaseModel):
@@ -196,7 +198,7 @@ class Controller(PolicyModel):
 
     id: Identifier
     legal_name: str
-    address: str
+    address: str | None = Field(default=None, description="postal address, where the notice gives one")
     contacts: tuple[Contact, ...] = ()
     data_protection_officer: Party | None = None
     eea_representative: Party | None = None
@@ -240,7 +242,7 @@ class CookieCategory(PolicyModel):
 class Cookie(PolicyModel):
     """One row of a cookie table (S2 cookie policy §4.1)."""
 
-    name: str
+    name: CookieName
     category: Identifier
     purpose: str
     placed_by: str
@@ -425,7 +427,7 @@ class Notice(PolicyModel):
     no_third_party_marketing_without_consent: Statement | None = None
     sale_and_sharing: tuple[Statement, ...] = ()
     cookie_categories: tuple[Identifier, ...] = ()
-    cookies: tuple[Identifier, ...] = Field(default=(), description="cookie names in this notice's table")
+    cookies: tuple[CookieName, ...] = Field(default=(), description="cookie names in this notice's table")
     transfers: tuple[Transfer, ...] = ()
     retention: tuple[RetentionRule, ...] = ()
     security: tuple[Statement, ...] = ()
