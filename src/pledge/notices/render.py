@@ -599,7 +599,7 @@ def context_for_document(document: Mapping[str, Any]) -> dict[str, Any]:
         "notice": document,
         "sections": sections,
         "section": {s["id"]: s for s in sections},
-        "last_updated_text": _long_date(document["last_updated"]),
+        "last_updated_text": long_date(document["last_updated"]),
         "basis_table": basis_table,
         "cookie_groups": list(cookie_groups.values()),
         "sale_sentences": _sale_sentences(document),
@@ -613,7 +613,7 @@ def context_for_document(document: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _long_date(iso: str) -> str:
+def long_date(iso: str) -> str:
     """``2022-06-27`` -> ``27 June 2022``: no locale, no ambiguity between day and month."""
     day = dt.date.fromisoformat(iso)
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
