@@ -76,3 +76,14 @@ def test_a_new_revision_follows_the_newest_and_needs_no_pledge_import(tmp_path: 
     assert written.name == f"{int(head) + 1:04d}_next_thing.py"
     assert f"down_revision: str | None = {head!r}" in text
     assert "pledge" not in text
+
+
+def test_every_models_module_is_found_for_autogenerate() -> None:
+    """Checked in a fresh interpreter, where nothing has imported the models yet."""
+    import subprocess
+    import sys
+
+    code = ("from pledge.store.base import import_all_models; "
+            "print(' '.join(sorted(import_all_models().tables)))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "notice_version" in found

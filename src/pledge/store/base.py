@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-import pkgutil
+from pathlib import Path
 
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -28,7 +28,10 @@ def import_all_models() -> MetaData:
     """Import every ``pledge.<domain>.models`` module so ``Base.metadata`` knows every table."""
     import pledge
 
-    for module in pkgutil.walk_packages(pledge.__path__, prefix="pledge."):
-        if module.name.endswith(".models"):
-            importlib.import_module(module.name)
+    # Walk the files, not pkgutil: a domain folder without __init__.py is still a (namespace) package.
+    for root in map(Path, pledge.__path__):
+        for path in sorted(root.rglob("models.py")):
+            parts = path.relative_to(root).with_suffix("").parts
+            if "migrations" not in parts:
+                importlib.import_module(".".join(("pledge", *parts)))
     return Base.metadata
