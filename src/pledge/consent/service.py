@@ -1,0 +1,649 @@
+"""The consent ledger: record an event, keep the projection, read a subject's state, replay.
+
+Every use case runs in the caller's unit of work; nothing here commits. Recording validates the
+whole event against the policy before it writes anything, takes the subject's write lock (so two
+writers about one person queue instead of interleaving), appends the event and updates the
+projection in the same transaction. Bad input raises ``ConsentError`` (or a ``SubjectError``)
+with a message that says what is wrong and the HTTP status the API answers with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from pledge.consent.models import ConsentEvent, ConsentStateRow
+from pledge.consent.projection import Aspect, Effect, StateKey, StateValue, differences, effects, replay
+from pledge.consent.schemas import (
+    CHANNEL_KINDS,
+    CONSENT_KINDS,
+    COOKIE_KINDS,
+    DIRECT_MARKETING,
+    OBJECTION_KINDS,
+    OPT_OUT_KINDS,
+    PARENTAL_KINDS,
+    Actor,
+    CollectionPoint,
+    ConsentEventCreate,
+    ConsentEventRead,
+    ConsentRead,
+    EventKind,
+    OptOut,
+    RequestContext,
+    SubjectStateRead,
+)
+from pledge.decisions.state import ConsentState, ConsentStatus, SubjectState
+from pledge.notices.service import current_version
+from pledge.policy import CompiledPolicy
+from pledge.policy.models import LegalBasis, MarketingChannel, OptOutSignal
+from pledge.store import utcnow
+from pledge.subjects import service as subjects
+from pledge.subjects.age import age_range, child_age
+from pledge.subjects.identities import Identity, IdentityKind
+from pledge.subjects.models import DataSubject, SubjectIdentity
+
+#: How far in the future a reported event time may lie (clock skew between systems).
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+#: Legal bases a person can object to (GDPR Art. 21(1): Art. 6(1)(e) and (f); Thai PDPA s. 32).
+OBJECTABLE_BASES = frozenset({LegalBasis.LEGITIMATE_INTERESTS, LegalBasis.PUBLIC_TASK})
+
+#: fideslang categories whose presence in a notice lets the ledger keep the IP address / user agent.
+IP_CATEGORIES = frozenset({"user.device.ip_address", "user.device"})
+USER_AGENT_CATEGORIES = frozenset({"user.device"})
+
+
+class ConsentError(Exception):
+    """An event that cannot be recorded or a question that cannot be answered; nothing was written."""
+
+    status = 422
+    title = "Invalid consent event"
+    type = "urn:pledge:problem:invalid-consent-event"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class UnknownPurpose(ConsentError):
+    title = "Unknown purpose"
+    type = "urn:pledge:problem:unknown-purpose"
+
+
+class UnknownTarget(ConsentError):
+    title = "Unknown category"
+    type = "urn:pledge:problem:unknown-target"
+
+
+class BasisMismatch(ConsentError):
+    title = "Purpose is not on that legal basis"
+    type = "urn:pledge:problem:basis-mismatch"
+
+
+class NotAChild(ConsentError):
+    title = "Guardian event for an adult"
+    type = "urn:pledge:problem:not-a-child"
+
+
+class IdempotencyConflict(ConsentError):
+    title = "Idempotency key reused"
+    type = "urn:pledge:problem:idempotency-key-reused"
+
+
+# --- resolving what an event is about -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An event checked against the policy: its canonical target, notice and jurisdiction."""
+
+    kind: EventKind
+    target: str
+    notice_id: str
+    jurisdiction: str
+
+
+def resolve_notice(policy: CompiledPolicy, *, notice: str | None, service: str | None) -> str | None:
+    """The notice an event or a question speaks under, from its id or a service it covers."""
+    if notice:
+        if notice not in policy.notices:
+            raise ConsentError(f"unknown notice {notice!r} (known: {', '.join(sorted(policy.notices))})",
+                               field="notice")
+        if service and policy.notice_for_service.get(service) != notice:
+            raise ConsentError(f"service {service!r} is not covered by notice {notice!r}", field="service")
+        return notice
+    if service:
+        found = policy.notice_for_service.get(service)
+        if found is None:
+            raise ConsentError(f"unknown service {service!r} (known: {', '.join(sorted(policy.notice_for_service))})",
+                               field="service")
+        return found
+    return None
+
+
+def resolve_purpose(policy: CompiledPolicy, purpose: str, notice_id: str | None) -> tuple[str, str]:
+    """(notice id, purpose id) for a purpose named alone or within a notice."""
+    if notice_id is not None:
+        if (notice_id, purpose) not in policy.purposes:
+            offered = sorted(p for n, p in policy.purposes if n == notice_id)
+            raise UnknownPurpose(f"notice {notice_id!r} has no purpose {purpose!r} (it has: {', '.join(offered)})",
+                                 field="purpose")
+        return notice_id, purpose
+    notices = sorted(n for n, p in policy.purposes if p == purpose)
+    if not notices:
+        raise UnknownPurpose(f"unknown purpose {purpose!r}", field="purpose")
+    if len(notices) > 1:
+        raise ConsentError(f"purpose {purpose!r} is in several notices ({', '.join(notices)}): "
+                           "say which notice or service", field="notice")
+    return notices[0], purpose
+
+
+def _resolve(policy: CompiledPolicy, event_in: ConsentEventCreate, jurisdiction: str) -> Resolved:
+    kind = event_in.kind
+    notice_id = resolve_notice(policy, notice=event_in.notice, service=event_in.service)
+    code = policy.resolve_jurisdiction(jurisdiction)
+    if kind in CONSENT_KINDS or (kind in OBJECTION_KINDS and event_in.purpose):
+        if not event_in.purpose:
+            raise ConsentError(f"a {kind.value} event needs a purpose", field="purpose")
+        notice_id, purpose = resolve_purpose(policy, event_in.purpose, notice_id)
+        basis = policy.basis(notice_id, purpose, code)
+        if kind in CONSENT_KINDS and basis is not LegalBasis.CONSENT:
+            raise BasisMismatch(
+                f"purpose {purpose!r} of notice {notice_id!r} rests on {_basis(basis)} in {code}, not on consent: "
+                "there is no consent to give or withdraw", field="purpose")
+        if kind in OBJECTION_KINDS and basis not in OBJECTABLE_BASES:
+            hint = "; withdraw the consent instead" if basis is LegalBasis.CONSENT else ""
+            raise BasisMismatch(
+                f"purpose {purpose!r} of notice {notice_id!r} rests on {_basis(basis)} in {code}: an objection "
+                f"applies to legitimate-interest or public-task purposes{hint}", field="purpose")
+        return Resolved(kind, purpose, notice_id, code)
+    if event_in.purpose:
+        raise ConsentError(f"a {kind.value} event takes no purpose", field="purpose")
+    target = (event_in.target or "").strip()
+    if kind in OBJECTION_KINDS:
+        if target and target != DIRECT_MARKETING:
+            raise UnknownTarget(f"an objection names a purpose, or the target {DIRECT_MARKETING!r}", field="target")
+        return Resolved(kind, DIRECT_MARKETING, notice_id or "", code)
+    if kind in OPT_OUT_KINDS:
+        return Resolved(kind, _choice(target, OptOut, "opt-out"), notice_id or "", code)
+    if kind in CHANNEL_KINDS:
+        return Resolved(kind, _choice(target, MarketingChannel, "marketing channel"), notice_id or "", code)
+    if kind in COOKIE_KINDS:
+        category = policy.cookie_categories.get(target)
+        if category is None:
+            known = ", ".join(sorted(policy.cookie_categories)) or "none"
+            raise UnknownTarget(f"unknown cookie category {target!r} (known: {known})", field="target")
+        if not category.consent_required:
+            raise BasisMismatch(f"{category.name} rest on {_basis(category.legal_basis)} and need no consent",
+                                field="target")
+        if notice_id and target not in policy.notices[notice_id].cookie_categories:
+            raise UnknownTarget(f"notice {notice_id!r} uses no {target!r} cookies", field="target")
+        return Resolved(kind, target, notice_id or "", code)
+    if target:
+        raise ConsentError(f"a {kind.value} event takes no target", field="target")
+    return Resolved(kind, "", notice_id or "", code)
+
+
+def _choice(value: str, vocabulary: type[OptOut] | type[MarketingChannel], what: str) -> str:
+    try:
+        return vocabulary(value).value
+    except ValueError:
+        known = ", ".join(item.value for item in vocabulary)
+        raise UnknownTarget(f"unknown {what} {value!r} (known: {known})", field="target") from None
+
+
+def _basis(basis: LegalBasis | None) -> str:
+    return "no legal basis" if basis is None else basis.value.replace("_", " ")
+
+
+def evidence_allowed(policy: CompiledPolicy, notice_id: str) -> tuple[bool, bool]:
+    """Whether the ledger may keep (IP address, user agent) for an event under this notice.
+
+    Data minimisation (GDPR Art. 5(1)(c)): pledge keeps them only when the notice tells people it
+    collects them, i.e. one of its data categories maps to the fideslang device categories.
+    """
+    notice = policy.notices.get(notice_id) if notice_id else None
+    if notice is None:
+        return False, False
+    fides = {name for category in notice.data_categories
+             for name in policy.data_categories[category].fides_categories} if notice else set()
+    return bool(fides & IP_CATEGORIES), bool(fides & USER_AGENT_CATEGORIES)
+
+
+def request_hash(event_in: ConsentEventCreate) -> str:
+    """A fingerprint of the request, to tell a retry from a different request with the same key."""
+    canonical = json.dumps(event_in.model_dump(mode="json", exclude_none=True), sort_keys=True,
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def evidence_hash(event_in: ConsentEventCreate) -> str | None:
+    """SHA-256 of the text shown; the text itself is never stored."""
+    if event_in.evidence_text is None:
+        return event_in.evidence_hash
+    digest = hashlib.sha256(event_in.evidence_text.encode("utf-8")).hexdigest()
+    if event_in.evidence_hash is not None and event_in.evidence_hash != digest:
+        raise ConsentError("evidence_hash is not the SHA-256 of evidence_text", field="evidence_hash")
+    return digest
+
+
+# --- recording ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    """What recording produced: the event (new, or the one an idempotency key already recorded)."""
+
+    event: ConsentEvent
+    subject: DataSubject
+    created: bool
+    gpc_event: ConsentEvent | None = None
+
+
+def record_event(*, session: Session, policy: CompiledPolicy, event_in: ConsentEventCreate,
+                 context: RequestContext | None = None, now: dt.datetime | None = None) -> Recorded:
+    """Append one event to the ledger and update the projection; validates everything before writing."""
+    context = context or RequestContext()
+    now = now or utcnow()
+    fingerprint = request_hash(event_in)
+    if context.idempotency_key:
+        replayed = _replayed(session=session, key=context.idempotency_key, fingerprint=fingerprint)
+        if replayed is not None:
+            return replayed
+    reference = subjects.parse_reference(event_in.subject, residence=event_in.residence)
+    existing = subjects.lookup(session=session, reference=reference)
+    residence = subjects.check_residence(policy, event_in.residence)
+    band = subjects.check_age_band(event_in.age_band)
+    if existing is not None:
+        residence = residence or existing.residence
+    occurred_at = _check_times(event_in, now)
+    resolved = _resolve(policy, event_in, residence or "")
+    birth_date = existing.birth_date if existing is not None and (existing.birth_date or existing.age_band) \
+        else event_in.birth_date
+    age_band = existing.age_band if existing is not None and (existing.birth_date or existing.age_band) else band
+    _check_guardian(policy, event_in, resolved, birth_date=birth_date, age_band=age_band, today=now.date())
+    evidence = evidence_hash(event_in)
+    if event_in.expires_at is not None and resolved.kind is not EventKind.CONSENT_GRANTED:
+        raise ConsentError("only a consent grant can expire", field="expires_at")
+
+    subject, identity = _subject_for(session=session, policy=policy, reference=reference, existing=existing,
+                                     residence=residence, birth_date=event_in.birth_date, age_band=band)
+    subjects.lock_subject(session=session, subject_id=subject.id)
+    if context.idempotency_key:
+        replayed = _replayed(session=session, key=context.idempotency_key, fingerprint=fingerprint)
+        if replayed is not None:
+            return replayed
+    keep_ip, keep_agent = evidence_allowed(policy, resolved.notice_id)
+    event = ConsentEvent(
+        uid=uuid.uuid4().hex, subject_id=subject.id, identity_id=identity.id if identity else None,
+        kind=resolved.kind.value, target=resolved.target, notice_id=resolved.notice_id,
+        notice_version=_notice_version(session, resolved.notice_id), jurisdiction=resolved.jurisdiction,
+        collection_point=event_in.collection_point.value, actor=event_in.actor.value, actor_ref=event_in.actor_ref,
+        evidence_hash=evidence, ip_address=context.ip_address if keep_ip else None,
+        user_agent=(context.user_agent or "")[:512] or None if keep_agent else None,
+        occurred_at=occurred_at, recorded_at=now, expires_at=event_in.expires_at,
+        idempotency_key=context.idempotency_key, request_hash=fingerprint if context.idempotency_key else None,
+        policy_revision=policy.revision)
+    try:
+        with session.begin_nested():
+            session.add(event)
+            session.flush()
+    except IntegrityError:
+        if not context.idempotency_key:
+            raise
+        replayed = _replayed(session=session, key=context.idempotency_key, fingerprint=fingerprint)
+        if replayed is None:
+            raise
+        return replayed
+    _project(session, subject.id, event)
+    recorded = Recorded(event=event, subject=subject, created=True)
+    if context.gpc:
+        recorded.gpc_event = honour_gpc(session=session, policy=policy, subject=subject, identity=identity, now=now)
+    return recorded
+
+
+def honour_gpc(*, session: Session, policy: CompiledPolicy, subject: DataSubject,
+               identity: SubjectIdentity | None = None, now: dt.datetime | None = None) -> ConsentEvent | None:
+    """Record a Global Privacy Control signal as an opt-out of sale and sharing, where the law recognises it.
+
+    Cal. Civ. Code § 1798.135 and 11 CCR § 7025 (and Colorado, Connecticut) make the browser signal
+    a valid request to opt out; S0 promised to honour such a standard "once one exists". Only the
+    first signal is recorded: a subject already opted out by GPC gets no new event.
+    """
+    code = subjects.jurisdiction_of(policy, subject)
+    jurisdiction = policy.jurisdictions.get(code)
+    if jurisdiction is None or OptOutSignal.GPC not in jurisdiction.opt_out_signals:
+        return None
+    current = session.get(ConsentStateRow, (subject.id, Aspect.GPC, "", ""))
+    if current is not None and current.value == "on":
+        return None
+    now = now or utcnow()
+    subjects.lock_subject(session=session, subject_id=subject.id)
+    event = ConsentEvent(
+        uid=uuid.uuid4().hex, subject_id=subject.id, identity_id=identity.id if identity else None,
+        kind=EventKind.OPTED_OUT.value, target=OptOut.SALE_SHARE.value, notice_id="", notice_version=None,
+        jurisdiction=code, collection_point=CollectionPoint.GPC_SIGNAL.value, actor=Actor.SUBJECT.value,
+        actor_ref="Sec-GPC: 1", evidence_hash=None, ip_address=None, user_agent=None, occurred_at=now,
+        recorded_at=now, expires_at=None, idempotency_key=None, request_hash=None, policy_revision=policy.revision)
+    session.add(event)
+    session.flush()
+    _project(session, subject.id, event)
+    return event
+
+
+def gpc_for(*, session: Session, policy: CompiledPolicy, reference: str,
+            residence: str | None = None) -> tuple[DataSubject, ConsentEvent | None]:
+    """Honour a GPC signal for the person or browser a request names, creating the subject if new."""
+    parsed = subjects.parse_reference(reference, residence=residence)
+    existing = subjects.lookup(session=session, reference=parsed)
+    subject, identity = _subject_for(session=session, policy=policy, reference=parsed, existing=existing,
+                                     residence=subjects.check_residence(policy, residence), birth_date=None,
+                                     age_band=None)
+    return subject, honour_gpc(session=session, policy=policy, subject=subject, identity=identity)
+
+
+def _replayed(*, session: Session, key: str, fingerprint: str) -> Recorded | None:
+    event = session.scalars(select(ConsentEvent).where(ConsentEvent.idempotency_key == key)).one_or_none()
+    if event is None:
+        return None
+    if event.request_hash != fingerprint:
+        raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different request",
+                                  field="Idempotency-Key")
+    return Recorded(event=event, subject=subjects.get_subject(session=session, subject_id=event.subject_id),
+                    created=False)
+
+
+def _check_times(event_in: ConsentEventCreate, now: dt.datetime) -> dt.datetime:
+    for name in ("occurred_at", "expires_at"):
+        value = getattr(event_in, name)
+        if value is not None and value.tzinfo is None:
+            raise ConsentError(f"{name} needs a time zone (e.g. 2025-01-31T12:00:00Z)", field=name)
+    occurred_at = event_in.occurred_at.astimezone(dt.UTC) if event_in.occurred_at else now
+    if occurred_at > now + CLOCK_SKEW:
+        raise ConsentError("occurred_at lies in the future", field="occurred_at")
+    if event_in.expires_at is not None and event_in.expires_at <= occurred_at:
+        raise ConsentError("expires_at must come after the event", field="expires_at")
+    return occurred_at
+
+
+def _check_guardian(policy: CompiledPolicy, event_in: ConsentEventCreate, resolved: Resolved, *,
+                    birth_date: dt.date | None, age_band: str | None, today: dt.date) -> None:
+    """A guardian speaks for a child only (GDPR Art. 8(1), COPPA, S3 §13); refuse it for a known adult."""
+    guardian_event = resolved.kind in PARENTAL_KINDS
+    if guardian_event and event_in.actor is not Actor.GUARDIAN:
+        raise ConsentError("parental consent is given or withdrawn by a guardian (actor: guardian)", field="actor")
+    if not guardian_event and event_in.actor is not Actor.GUARDIAN:
+        return
+    known = age_range(birth_date=birth_date, age_band=age_band, today=today)
+    limit = child_age(policy, resolved.jurisdiction, resolved.notice_id or None)
+    if known is not None and limit is not None and known.minimum >= limit.age:
+        age = known.canonical() if known.maximum != known.minimum else str(known.minimum)
+        raise NotAChild(f"the subject is {age}, an adult where the child age is under {limit.age} "
+                        f"({limit.source}): a guardian cannot act for them", field="actor")
+
+
+def _subject_for(*, session: Session, policy: CompiledPolicy, reference: Identity | str,
+                 existing: DataSubject | None, residence: str | None, birth_date: dt.date | None,
+                 age_band: str | None) -> tuple[DataSubject, SubjectIdentity | None]:
+    if isinstance(reference, str):
+        assert existing is not None
+        subject = existing
+        identity = None
+    else:
+        subject, identity, created = subjects.ensure_subject(
+            session=session, policy=policy, identity=reference, residence=residence, birth_date=birth_date,
+            age_band=age_band)
+        if created:
+            return subject, identity
+    if residence and subject.residence != residence:
+        subject.residence = residence
+    if subject.birth_date is None and subject.age_band is None and (birth_date or age_band):
+        subject.birth_date, subject.age_band = birth_date, age_band
+    return subject, identity
+
+
+def _notice_version(session: Session, notice_id: str) -> int | None:
+    if not notice_id:
+        return None
+    version = current_version(session=session, notice_id=notice_id)
+    return version.number if version is not None else None
+
+
+# --- the projection ---------------------------------------------------------------------------------
+
+
+def _project(session: Session, subject_id: str, event: ConsentEvent) -> None:
+    """Write the event's effects onto the subject's projection rows, keeping only the latest per key."""
+    for effect in effects(kind=EventKind(event.kind), notice_id=event.notice_id, target=event.target,
+                          collection_point=event.collection_point, expires_at=event.expires_at):
+        _upsert(session, subject_id, effect, event)
+
+
+def _upsert(session: Session, subject_id: str, effect: Effect, event: ConsentEvent) -> None:
+    values = {"subject_id": subject_id, "aspect": effect.aspect, "notice_id": effect.notice_id,
+              "target": effect.target, "value": effect.value, "expires_at": effect.expires_at,
+              "occurred_at": event.occurred_at, "event_id": event.id}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(ConsentStateRow).values(**values)
+    newer = tuple_(statement.excluded.occurred_at, statement.excluded.event_id) > tuple_(
+        ConsentStateRow.occurred_at, ConsentStateRow.event_id)
+    statement = statement.on_conflict_do_update(
+        index_elements=["subject_id", "aspect", "notice_id", "target"],
+        set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at,
+              "occurred_at": statement.excluded.occurred_at, "event_id": statement.excluded.event_id},
+        where=newer)
+    session.execute(statement)
+
+
+def projection_rows(*, session: Session, subject_id: str) -> dict[StateKey, StateValue]:
+    """The projection as stored for one subject."""
+    rows = session.scalars(select(ConsentStateRow).where(ConsentStateRow.subject_id == subject_id))
+    return {(row.aspect, row.notice_id, row.target): StateValue(row.value, row.expires_at, row.occurred_at,
+                                                                row.event_id) for row in rows}
+
+
+def rebuild_subject(*, session: Session, subject_id: str) -> None:
+    """Rewrite one subject's projection from the ledger (after a merge brings in another history)."""
+    expected = replay(ledger(session=session, subject_id=subject_id))
+    ids = subjects.group_ids(session=session, subject_id=subject_id)
+    session.execute(delete(ConsentStateRow).where(ConsentStateRow.subject_id.in_(ids)))
+    session.add_all(_rows(subject_id, expected))
+    session.flush()
+
+
+def _rows(subject_id: str, expected: dict[StateKey, StateValue]) -> list[ConsentStateRow]:
+    return [ConsentStateRow(subject_id=subject_id, aspect=aspect, notice_id=notice_id, target=target,
+                            value=value.value, expires_at=value.expires_at, occurred_at=value.occurred_at,
+                            event_id=value.event_id)
+            for (aspect, notice_id, target), value in expected.items()]
+
+
+@dataclass
+class RebuildReport:
+    """What a replay of the whole ledger found: how much it read and where the projection differs."""
+
+    subjects: int = 0
+    events: int = 0
+    rows: int = 0
+    differences: dict[str, list[str]] = field(default_factory=dict)
+    rewritten: bool = False
+
+    @property
+    def consistent(self) -> bool:
+        return not self.differences
+
+
+def rebuild(*, session: Session, check: bool = True, batch_size: int = 5000) -> RebuildReport:
+    """Replay the ledger; with ``check``, compare with the projection; otherwise rewrite it from the replay."""
+    roots = {subject_id: merged_into for subject_id, merged_into in
+             session.execute(select(DataSubject.id, DataSubject.merged_into_id))}
+    expected: dict[str, list[ConsentEvent]] = {}
+    report = RebuildReport()
+    for event in _all_events(session, batch_size):
+        root = roots.get(event.subject_id) or event.subject_id
+        expected.setdefault(root, []).append(event)
+        report.events += 1
+    replayed = {subject_id: replay(events) for subject_id, events in expected.items()}
+    stored: dict[str, dict[StateKey, StateValue]] = {}
+    for row in session.scalars(select(ConsentStateRow)):
+        stored.setdefault(row.subject_id, {})[(row.aspect, row.notice_id, row.target)] = StateValue(
+            row.value, row.expires_at, row.occurred_at, row.event_id)
+    report.subjects = len(set(replayed) | set(stored))
+    report.rows = sum(len(rows) for rows in replayed.values())
+    for subject_id in sorted(set(replayed) | set(stored)):
+        found = differences(replayed.get(subject_id, {}), stored.get(subject_id, {}))
+        if found:
+            report.differences[subject_id] = found
+    if not check and report.differences:
+        session.execute(delete(ConsentStateRow))
+        for subject_id, rows in replayed.items():
+            session.add_all(_rows(subject_id, rows))
+        session.flush()
+        report.rewritten = True
+    return report
+
+
+def _all_events(session: Session, batch_size: int) -> Iterator[ConsentEvent]:
+    last = 0
+    while True:
+        batch = list(session.scalars(select(ConsentEvent).where(ConsentEvent.id > last)
+                                     .order_by(ConsentEvent.id).limit(batch_size)))
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1].id
+        session.expunge_all()
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+def ledger(*, session: Session, subject_id: str) -> list[ConsentEvent]:
+    """Every event of this person (and of browsers merged into them), in the order they were recorded."""
+    ids = subjects.group_ids(session=session, subject_id=subject_id)
+    query = select(ConsentEvent).where(ConsentEvent.subject_id.in_(ids)).order_by(ConsentEvent.id)
+    return list(session.scalars(query))
+
+
+def subject_state(*, session: Session, policy: CompiledPolicy, subject_id: str,
+                  today: dt.date | None = None) -> SubjectState:
+    """The state the decision engine reads, built from the projection (never from the ledger)."""
+    subject = subjects.get_subject(session=session, subject_id=subject_id)
+    return state_of(subject, projection_rows(session=session, subject_id=subject.id), today=today)
+
+
+def state_of(subject: DataSubject, rows: dict[StateKey, StateValue], *, today: dt.date | None = None) -> SubjectState:
+    """Fold projection rows and the subject's residence and age into a SubjectState."""
+    consents: dict[tuple[str, str], ConsentState] = {}
+    objections: set[tuple[str, str]] = set()
+    opt_outs: set[str] = set()
+    channels_off: set[MarketingChannel] = set()
+    cookies: set[str] = set()
+    flags = {"objects_to_marketing": False, "restricted": False, "gpc": False, "parental_consent": False}
+    guardian_seen = False
+    for (aspect, notice_id, target), value in rows.items():
+        if aspect == Aspect.CONSENT:
+            consents[(notice_id, target)] = ConsentState(ConsentStatus(value.value), value.expires_at)
+        elif aspect == Aspect.OBJECTION and value.value == "raised":
+            if target == DIRECT_MARKETING:
+                flags["objects_to_marketing"] = True
+            else:
+                objections.add((notice_id, target))
+        elif aspect == Aspect.RESTRICTION:
+            flags["restricted"] = value.value == "on"
+        elif aspect == Aspect.OPT_OUT and value.value == "on":
+            opt_outs.add(target)
+        elif aspect == Aspect.GPC:
+            flags["gpc"] = value.value == "on"
+        elif aspect == Aspect.CHANNEL and value.value == "off":
+            channels_off.add(MarketingChannel(target))
+        elif aspect == Aspect.COOKIE and value.value == "accepted":
+            cookies.add(target)
+        elif aspect == Aspect.PARENTAL:
+            guardian_seen = True
+            flags["parental_consent"] = value.value == "given"
+    known = age_range(birth_date=subject.birth_date, age_band=subject.age_band, today=today)
+    birth_date = subject.birth_date
+    if birth_date is None and known is not None:
+        birth_date = _latest_birth_date(known.minimum, today or dt.date.today())
+    return SubjectState(
+        jurisdiction=subject.residence, birth_date=birth_date, is_child=known is None and guardian_seen,
+        consents=MappingProxyType(consents), objections=frozenset(objections),
+        opt_out_sale_share=OptOut.SALE_SHARE in opt_outs,
+        opt_out_targeted_advertising=OptOut.TARGETED_ADVERTISING in opt_outs,
+        opt_out_profiling=OptOut.PROFILING in opt_outs, limit_sensitive=OptOut.LIMIT_SENSITIVE in opt_outs,
+        channels_off=frozenset(channels_off), cookie_categories=frozenset(cookies), **flags)
+
+
+def _latest_birth_date(years: int, today: dt.date) -> dt.date:
+    """The latest birth date of someone at least ``years`` old today (29 February falls back to the 28th)."""
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:
+        return today.replace(year=today.year - years, day=28)
+
+
+def state_read(*, policy: CompiledPolicy, subject: DataSubject, state: SubjectState) -> SubjectStateRead:
+    """A SubjectState as JSON for the API and the CLI."""
+    return SubjectStateRead(
+        subject_id=subject.id, residence=subject.residence, jurisdiction=policy.resolve_jurisdiction(subject.residence),
+        birth_date=state.birth_date, is_child=state.is_child, parental_consent=state.parental_consent,
+        consents=[ConsentRead(notice=notice, purpose=purpose, status=consent.status.value,
+                              expires_at=consent.expires_at)
+                  for (notice, purpose), consent in sorted(state.consents.items())],
+        objections=[f"{notice}/{purpose}" for notice, purpose in sorted(state.objections)],
+        objects_to_marketing=state.objects_to_marketing, restricted=state.restricted,
+        opt_out_sale_share=state.opt_out_sale_share, opt_out_targeted_advertising=state.opt_out_targeted_advertising,
+        opt_out_profiling=state.opt_out_profiling, gpc=state.gpc, limit_sensitive=state.limit_sensitive,
+        channels_off=sorted(channel.value for channel in state.channels_off),
+        cookie_categories=sorted(state.cookie_categories))
+
+
+def event_read(*, session: Session, event: ConsentEvent) -> ConsentEventRead:
+    """An event as JSON: the identity used is shown by kind only."""
+    identity = session.get(SubjectIdentity, event.identity_id) if event.identity_id else None
+    return ConsentEventRead(
+        uid=event.uid, subject_id=event.subject_id, identity=identity.kind if identity else None,
+        kind=EventKind(event.kind), target=event.target, notice_id=event.notice_id,
+        notice_version=event.notice_version, jurisdiction=event.jurisdiction,
+        collection_point=CollectionPoint(event.collection_point), actor=Actor(event.actor),
+        actor_ref=event.actor_ref, evidence_hash=event.evidence_hash, ip_address=event.ip_address,
+        user_agent=event.user_agent, occurred_at=event.occurred_at, recorded_at=event.recorded_at,
+        expires_at=event.expires_at, idempotency_key=event.idempotency_key)
+
+
+def get_event(*, session: Session, uid: str) -> ConsentEvent:
+    """One ledger event by its public id."""
+    event = session.scalars(select(ConsentEvent).where(ConsentEvent.uid == uid)).one_or_none()
+    if event is None:
+        raise ConsentError(f"no consent event {uid!r}", field="event")
+    return event
+
+
+def link_identity(*, session: Session, policy: CompiledPolicy, subject_id: str,
+                  identity: Identity) -> tuple[DataSubject, DataSubject | None]:
+    """Link an identity (a browser id at login) to a subject; a merged browser's history becomes theirs."""
+    subject = subjects.get_subject(session=session, subject_id=subject_id)
+    _stored, merged = subjects.link_identity(session=session, policy=policy, subject=subject, identity=identity)
+    if merged is not None:
+        rebuild_subject(session=session, subject_id=subject.id)
+    return subject, merged
+
+
+def subjects_with(*, session: Session, kind: IdentityKind) -> Sequence[str]:
+    """Ids of live (not merged) subjects holding at least one identity of this kind."""
+    query = (select(DataSubject.id).join(SubjectIdentity, SubjectIdentity.subject_id == DataSubject.id)
+             .where(SubjectIdentity.kind == kind.value, DataSubject.merged_into_id.is_(None))
+             .distinct().order_by(DataSubject.id))
+    return list(session.scalars(query))
