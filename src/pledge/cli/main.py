@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pledge.cli import db, notice, policy, serve
+from pledge.cli import apikey, consent, db, decide, notice, policy, serve, subject, suppression
 
 app = typer.Typer(help="pledge: privacy notices made true in software.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -12,6 +12,11 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(notice.app, name="notice")
 app.add_typer(db.app, name="db")
 app.command("serve")(serve.serve)
+app.add_typer(subject.app, name="subject")
+app.add_typer(consent.app, name="consent")
+app.command("decide")(decide.decide)
+app.add_typer(suppression.app, name="suppression")
+app.add_typer(apikey.app, name="apikey")
 
 
 if __name__ == "__main__":  # pragma: no cover
