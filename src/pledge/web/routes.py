@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from pledge.web import health
+from pledge.web.api import v1 as api_v1
 from pledge.web.api import views as api_views
 from pledge.web.center import views as center_views
 
@@ -18,3 +19,4 @@ PUBLIC_ROUTERS: tuple[APIRouter, ...] = (center_views.router, api_views.router, 
 def include_routes(app: FastAPI) -> None:
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
+    app.include_router(api_v1.router)  # /api/v1: every route needs an API key with its scope

@@ -1,0 +1,305 @@
+"""The JSON API under ``/api/v1``: record consent events, read a subject's state and ledger, decide.
+
+Every route needs an API key (``Authorization: Bearer pk_...`` or ``X-API-Key``) with the scope it
+names; keys are made by ``pledge apikey create --scope ...``. Views only parse, call the services
+in one unit of work, commit, and shape the answer. Bad input is an RFC 9457 problem (4xx) that
+names the field; nothing is written.
+
+Global Privacy Control: a request to any consent route carrying ``Sec-GPC: 1`` records an
+opt-out of sale and sharing for the subject (or browser) it names, where their jurisdiction
+recognises the signal (Cal. Civ. Code § 1798.135, 11 CCR § 7025; Colorado; Connecticut).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from pledge.bootstrap import Container
+from pledge.consent import asks, service
+from pledge.consent.receipts import receipt
+from pledge.consent.schemas import (
+    ConsentEventCreate,
+    ConsentEventRead,
+    RecordedRead,
+    RequestContext,
+    SubjectStateRead,
+)
+from pledge.subjects import service as subjects
+from pledge.subjects.models import DataSubject
+from pledge.subjects.schemas import IdentityCreate, SubjectRead
+from pledge.web.api import keys
+from pledge.web.api.keys import Caller, Scope
+from pledge.web.deps import get_container
+from pledge.web.problems import ProblemError
+
+PREFIX = "/api/v1"
+TYPE_UNAUTHENTICATED = "urn:pledge:problem:unauthenticated"
+TYPE_FORBIDDEN = "urn:pledge:problem:missing-scope"
+TYPE_BUSY = "urn:pledge:problem:busy"
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+SubjectRef = Annotated[str, Path(min_length=1, max_length=400, description=(
+    "Any identity (an email, a +phone number, a customer number, or kind:value such as browser:3f9c...) "
+    "or subject:<id>."))]
+GpcHeader = Annotated[str | None, Header(alias="Sec-GPC", description="Global Privacy Control: 1 to opt out.")]
+
+
+def _api_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("x-api-key") or None
+
+
+def require(scope: Scope) -> Callable[..., Caller]:
+    """A dependency: the request must carry a valid key that grants ``scope``."""
+
+    def dependency(request: Request, container: ContainerDep) -> Caller:
+        key = _api_key(request)
+        if key is None:
+            raise ProblemError(401, "Send an API key: Authorization: Bearer <key> (see `pledge apikey create`).",
+                               type_=TYPE_UNAUTHENTICATED, title="API key required")
+        with container.unit_of_work() as session:
+            caller = keys.authenticate(session=session, key=key)
+        if caller is None:
+            raise ProblemError(401, "The API key is not valid or was revoked.", type_=TYPE_UNAUTHENTICATED,
+                               title="Invalid API key")
+        if scope.value not in caller.scopes:
+            raise ProblemError(403, f"This key lacks the scope {scope.value!r}.", type_=TYPE_FORBIDDEN,
+                               title="Missing scope")
+        return caller
+
+    return dependency
+
+
+@contextmanager
+def problems() -> Iterator[None]:
+    """Service errors as problem details, with the field at fault."""
+    try:
+        yield
+    except (service.ConsentError, subjects.SubjectError) as exc:
+        errors = [{"field": exc.field, "message": str(exc)}] if exc.field else []
+        raise ProblemError(exc.status, str(exc), type_=exc.type, title=exc.title, errors=errors) from None
+    except OperationalError:
+        raise ProblemError(503, "The database is busy; try again.", type_=TYPE_BUSY) from None
+
+
+def _gpc(value: str | None) -> bool:
+    return (value or "").strip() == "1"
+
+
+def _context(request: Request, gpc: str | None, idempotency_key: str | None) -> RequestContext:
+    client = request.client.host if request.client else None
+    return RequestContext(ip_address=client, user_agent=request.headers.get("user-agent"), gpc=_gpc(gpc),
+                          idempotency_key=idempotency_key)
+
+
+def _find(session: Session, reference: str) -> DataSubject:
+    found = subjects.lookup(session=session, reference=subjects.parse_reference(reference))
+    if found is None:
+        raise subjects.UnknownSubject(f"no subject with {reference}", field="subject")
+    return found
+
+
+def _state(session: Session, container: Container, subject: DataSubject) -> SubjectStateRead:
+    state = service.subject_state(session=session, policy=container.policy, subject_id=subject.id)
+    return service.state_read(policy=container.policy, subject=subject, state=state)
+
+
+v1 = APIRouter(prefix=PREFIX, tags=["consent"])
+
+
+@v1.post("/consent-events", status_code=201, response_model=RecordedRead, name="api_record_consent_event",
+         responses={200: {"description": "Already recorded under this Idempotency-Key; the same event."}})
+def record_consent_event(
+    event_in: ConsentEventCreate, request: Request, response: Response, container: ContainerDep,
+    _caller: Annotated[Caller, Depends(require(Scope.CONSENT_WRITE))],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128,
+                                                  description="The same key never records twice.")] = None,
+    sec_gpc: GpcHeader = None,
+) -> RecordedRead:
+    """Append one event to the subject's consent ledger; answers with the event, its receipt and the new state."""
+    with problems(), container.unit_of_work() as session:
+        recorded = service.record_event(session=session, policy=container.policy, event_in=event_in,
+                                        context=_context(request, sec_gpc, idempotency_key))
+        session.commit()
+        if not recorded.created:
+            response.status_code = 200
+        read = service.event_read(session=session, event=recorded.event)
+        gpc_read = service.event_read(session=session, event=recorded.gpc_event) if recorded.gpc_event else None
+        return RecordedRead(created=recorded.created, event=read,
+                            receipt=receipt(policy=container.policy, event=recorded.event, identity_kind=read.identity),
+                            gpc_event=gpc_read, state=_state(session, container, recorded.subject))
+
+
+@v1.get("/consent-events/{uid}/receipt", name="api_consent_receipt")
+def consent_receipt(uid: Annotated[str, Path(max_length=32)], container: ContainerDep,
+                    _caller: Annotated[Caller, Depends(require(Scope.CONSENT_READ))]) -> dict[str, Any]:
+    """The ISO/IEC TS 27560 receipt of one ledger event."""
+    with problems(), container.unit_of_work() as session:
+        try:
+            event = service.get_event(session=session, uid=uid)
+        except service.ConsentError as exc:
+            raise ProblemError(404, str(exc), title="Unknown consent event") from None
+        read = service.event_read(session=session, event=event)
+        return receipt(policy=container.policy, event=event, identity_kind=read.identity)
+
+
+class GpcAnswer(BaseModel):
+    gpc_event: ConsentEventRead | None = None
+
+
+class StateAnswer(SubjectStateRead, GpcAnswer):
+    pass
+
+
+@v1.get("/subjects/{subject}/state", response_model=StateAnswer, name="api_subject_state")
+def subject_state(subject: SubjectRef, container: ContainerDep,
+                  _caller: Annotated[Caller, Depends(require(Scope.CONSENT_READ))],
+                  sec_gpc: GpcHeader = None) -> StateAnswer:
+    """The subject's current state: what every decision about them reads."""
+    with problems(), container.unit_of_work() as session:
+        found, gpc_event = _with_gpc(session, container, subject, sec_gpc)
+        state = _state(session, container, found)
+        return StateAnswer(**state.model_dump(), gpc_event=gpc_event)
+
+
+class LedgerAnswer(GpcAnswer):
+    subject_id: str
+    events: list[ConsentEventRead]
+
+
+@v1.get("/subjects/{subject}/ledger", response_model=LedgerAnswer, name="api_subject_ledger")
+def subject_ledger(subject: SubjectRef, container: ContainerDep,
+                   _caller: Annotated[Caller, Depends(require(Scope.CONSENT_READ))],
+                   sec_gpc: GpcHeader = None) -> LedgerAnswer:
+    """Every consent event of the subject (and of browsers merged into them), oldest first."""
+    with problems(), container.unit_of_work() as session:
+        found, gpc_event = _with_gpc(session, container, subject, sec_gpc)
+        events = [service.event_read(session=session, event=e) for e in service.ledger(session=session,
+                                                                                         subject_id=found.id)]
+        return LedgerAnswer(subject_id=found.id, events=events, gpc_event=gpc_event)
+
+
+def _with_gpc(session: Session, container: Container, subject: str,
+              sec_gpc: str | None) -> tuple[DataSubject, ConsentEventRead | None]:
+    if not _gpc(sec_gpc):
+        return _find(session, subject), None
+    found, event = service.gpc_for(session=session, policy=container.policy, reference=subject)
+    session.commit()
+    return found, service.event_read(session=session, event=event) if event else None
+
+
+@v1.post("/subjects/{subject}/identities", response_model=SubjectRead, name="api_link_identity")
+def link_identity(subject: SubjectRef, identity_in: IdentityCreate, container: ContainerDep,
+                  _caller: Annotated[Caller, Depends(require(Scope.CONSENT_WRITE))]) -> SubjectRead:
+    """Link an identity to a subject, e.g. the banner's browser id at login; both histories are kept."""
+    with problems(), container.unit_of_work() as session:
+        found = _find(session, subject)
+        identity = subjects.to_identity(identity_in.kind, identity_in.value, residence=found.residence,
+                                        field="value")
+        survivor, _merged = service.link_identity(session=session, policy=container.policy, subject_id=found.id,
+                                                  identity=identity)
+        session.commit()
+        return subjects.to_read(session=session, policy=container.policy, subject=survivor)
+
+
+class AskBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: str = Field(min_length=1, max_length=80)
+    notice: str | None = Field(default=None, max_length=80)
+    service: str | None = Field(default=None, max_length=80)
+    data_categories: list[str] = Field(default_factory=list, max_length=100)
+    recipient: str | None = Field(default=None, max_length=80)
+    channel: str | None = Field(default=None, max_length=16)
+    jurisdiction: str | None = Field(default=None, max_length=16,
+                                     description="Decide under this residence instead of the subject's.")
+
+    def check(self, container: Container) -> asks.Ask:
+        return asks.check_ask(container.policy, purpose=self.purpose, notice=self.notice, service=self.service,
+                              data_categories=self.data_categories, recipient=self.recipient, channel=self.channel,
+                              jurisdiction=self.jurisdiction)
+
+
+class DecideBody(AskBody):
+    subject: str = Field(min_length=1, max_length=400, description="Any identity, or subject:<id>.")
+
+
+class DecideBulkBody(AskBody):
+    subjects: list[str] = Field(min_length=1, max_length=asks.MAX_BULK)
+
+
+class ReasonRead(BaseModel):
+    rule: str
+    source: str
+    detail: str
+
+
+class DecisionRead(BaseModel):
+    subject_id: str | None
+    allowed: bool
+    outcome: str
+    legal_basis: str | None
+    notice: str
+    purpose: str
+    jurisdiction: str
+    reasons: list[ReasonRead]
+
+
+class BulkAnswerRead(BaseModel):
+    subject: str
+    subject_id: str | None
+    allowed: bool
+    rule: str | None = Field(description="The first rule that refused, if any.")
+
+
+class BulkRead(BaseModel):
+    notice: str
+    purpose: str
+    allowed: int
+    refused: int
+    results: list[BulkAnswerRead]
+
+
+@v1.post("/decisions", response_model=DecisionRead, tags=["decisions"], name="api_decide")
+def decide_one(body: DecideBody, container: ContainerDep,
+               _caller: Annotated[Caller, Depends(require(Scope.DECIDE))]) -> DecisionRead:
+    """May this purpose go ahead for this person? Allowed, the legal basis, and every reason with its source."""
+    with problems(), container.unit_of_work() as session:
+        ask = body.check(container)
+        found, decision = asks.decide_for(session=session, policy=container.policy, subject=body.subject, ask=ask)
+        return DecisionRead(subject_id=found.id if found else None, **decision.as_dict())
+
+
+@v1.post("/decisions/bulk", response_model=BulkRead, tags=["decisions"], name="api_decide_bulk")
+def decide_bulk(body: DecideBulkBody, container: ContainerDep,
+                _caller: Annotated[Caller, Depends(require(Scope.DECIDE))]) -> BulkRead:
+    """One purpose for up to 10,000 people in one pass (the bulk engine); unknown identities have no consents."""
+    with problems(), container.unit_of_work() as session:
+        ask = body.check(container)
+        answers = asks.decide_bulk(session=session, policy=container.policy, subject_refs=body.subjects, ask=ask)
+    allowed = sum(1 for a in answers if a.allowed)
+    return BulkRead(notice=ask.notice, purpose=ask.purpose, allowed=allowed, refused=len(answers) - allowed,
+                    results=[BulkAnswerRead(subject=a.subject, subject_id=a.subject_id, allowed=a.allowed,
+                                            rule=a.rule) for a in answers])
+
+
+router = APIRouter()
+router.include_router(v1)
+
+
+@router.get("/docs", include_in_schema=False)
+def docs_redirect() -> RedirectResponse:
+    """The OpenAPI pages live at /api/docs; /docs is where people look first."""
+    return RedirectResponse("/api/docs")
+
