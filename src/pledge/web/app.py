@@ -69,7 +69,8 @@ def create_app(container: Container) -> FastAPI:
         yield
 
     app = FastAPI(title="pledge", summary="Privacy notices made true in software.", lifespan=lifespan,
-                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+                  docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
+                  swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect")
     app.state.container = container
     app.state.templates = make_templates()
     install_error_handlers(app)
