@@ -78,7 +78,8 @@ def subject_state_table(metadata: MetaData | None = None, name: str = SUBJECT_TA
     """The exported subject table: one row per subject."""
     return Table(
         name, metadata if metadata is not None else MetaData(),
-        Column("subject_id", subject_id_type if subject_id_type is not None else BigInteger(), primary_key=True),
+        Column("subject_id", subject_id_type if subject_id_type is not None else BigInteger(), primary_key=True,
+               autoincrement=False),
         Column("jurisdiction", String(32)),
         Column("birth_date", Date),
         *(Column(flag, Boolean) for flag in FLAGS),
@@ -92,7 +93,8 @@ def purpose_state_table(metadata: MetaData | None = None, name: str = PURPOSE_TA
     """The exported purpose table: one row per subject and (notice, purpose) with a consent or an objection."""
     return Table(
         name, metadata if metadata is not None else MetaData(),
-        Column("subject_id", subject_id_type if subject_id_type is not None else BigInteger(), primary_key=True),
+        Column("subject_id", subject_id_type if subject_id_type is not None else BigInteger(), primary_key=True,
+               autoincrement=False),
         Column("notice_id", String(80), primary_key=True),
         Column("purpose_id", String(80), primary_key=True),
         Column("consent_status", String(16)),
