@@ -36,6 +36,14 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
+def _table(*columns: str, whole: tuple[str, ...] = (), title: str | None = None) -> Table:
+    """A table whose ``whole`` columns (ids, dates, hashes) never wrap; long words fold, never vanish."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, no_wrap=column in whole, overflow="fold")
+    return table
+
+
 def _notice_failure(exc: NoticeError) -> None:
     code = EXIT_NOT_FOUND if isinstance(exc, UnknownNotice | UnknownVersion) else 1
     fail(str(exc), code)
@@ -45,7 +53,8 @@ def _notice_failure(exc: NoticeError) -> None:
 def list_notices() -> None:
     """The notices in the policy, with the version currently published."""
     with open_container() as container, container.unit_of_work() as session:
-        table = Table("id", "title", "controller", "jurisdictions", "last updated", "published")
+        table = _table("id", "title", "controller", "jurisdictions", "last updated", "published",
+                       whole=("id", "last updated", "published"))
         for notice in container.policy.notices.values():
             current = service.current_version(session=session, notice_id=notice.id)
             table.add_row(notice.id, notice.title, notice.controller, ", ".join(notice.jurisdictions),
@@ -101,7 +110,8 @@ def versions(notice_id: NoticeId) -> None:
     if not found:
         typer.echo(f"{notice_id}: no published version yet; run `pledge notice publish {notice_id}`")
         return
-    table = Table("version", "published (UTC)", "last updated", "content sha256", "policy revision", "")
+    table = _table("version", "published (UTC)", "last updated", "content sha256", "policy revision", "",
+                   whole=("version", "last updated", "content sha256", ""))
     for version in found:
         table.add_row(str(version.number), f"{version.published_at:%Y-%m-%d %H:%M:%S}",
                       str(version.snapshot.get("last_updated", "")), version.content_hash[:12],
@@ -136,7 +146,8 @@ def _print_diff(notice_id: str, old: int, new: int, result: NoticeDiff) -> None:
     if not result.changes:
         console.print(f"{notice_id}: no changes between versions {old} and {new}")
         return
-    table = Table("section", "change", "subject", "what changed", "material", title=f"{notice_id}: v{old} -> v{new}")
+    table = _table("section", "change", "subject", "what changed", "material", whole=("section", "change"),
+                   title=f"{notice_id}: v{old} -> v{new}")
     for change in result.changes:
         material = "yes: " + "; ".join(change.reasons) if change.material else "no"
         table.add_row(change.section.value, change.kind.value, change.subject, change.detail, material)
