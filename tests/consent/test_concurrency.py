@@ -1,0 +1,68 @@
+"""Concurrent writers never lose an event (issue 3, Bad input): threads, each in its own unit of work."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import func, select
+
+from pledge.bootstrap import Container
+from pledge.consent import service
+from pledge.consent.models import ConsentEvent
+from pledge.consent.schemas import ConsentEventCreate, RequestContext
+
+THREADS = 8
+EACH = 15
+
+
+def _hammer(container: Container, subject_for: str, *, idempotent: bool = False) -> list[BaseException]:
+    barrier = threading.Barrier(THREADS)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            barrier.wait()
+            for i in range(EACH):
+                kind = "consent_granted" if (n + i) % 2 else "consent_withdrawn"
+                subject = subject_for.format(n=n)
+                key = f"k-{i}" if idempotent else None
+                with container.unit_of_work() as session:
+                    service.record_event(session=session, policy=container.policy, event_in=ConsentEventCreate(
+                        subject=subject, residence="DE", kind=kind, purpose="newsletter",  # type: ignore[arg-type]
+                        collection_point="app"), context=RequestContext(idempotency_key=key))  # type: ignore[arg-type]
+                    session.commit()
+        except BaseException as exc:  # pragma: no cover - reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def _events(container: Container) -> int:
+    with container.unit_of_work() as session:
+        return int(session.scalar(select(func.count()).select_from(ConsentEvent)) or 0)
+
+
+def test_concurrent_writers_about_one_person_never_lose_an_event(consent_container: Container) -> None:
+    assert _hammer(consent_container, "same@example.com") == []
+    assert _events(consent_container) == THREADS * EACH
+    with consent_container.unit_of_work() as session:
+        assert service.rebuild(session=session, check=True).consistent
+
+
+def test_concurrent_writers_about_many_people_never_lose_an_event(consent_container: Container) -> None:
+    assert _hammer(consent_container, "person-{n}@example.com") == []
+    assert _events(consent_container) == THREADS * EACH
+    with consent_container.unit_of_work() as session:
+        report = service.rebuild(session=session, check=True)
+        assert report.consistent and report.subjects == THREADS
+
+
+def test_concurrent_retries_with_one_idempotency_key_record_once(consent_container: Container) -> None:
+    errors = _hammer(consent_container, "same@example.com", idempotent=True)
+    assert all(isinstance(e, service.IdempotencyConflict) for e in errors)
+    assert _events(consent_container) == EACH
