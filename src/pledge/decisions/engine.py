@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -196,9 +197,13 @@ class Flag(Predicate):
     """A boolean field of the state is set (``restricted``, ``opt_out_profiling``, ``gpc`` ...)."""
 
     name: str
+    _get: Callable[[SubjectState], bool] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_get", attrgetter(self.name))
 
     def test(self, state: SubjectState, at: dt.datetime) -> bool:
-        return bool(getattr(state, self.name))
+        return self._get(state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,10 +300,12 @@ class Check:
     when: Predicate
     source: str
     detail: str
-    reason: Reason = field(init=False)
+    reason: Reason = field(init=False, compare=False)
+    test: Callable[[SubjectState, dt.datetime], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reason", Reason(self.rule, self.source, self.detail))
+        object.__setattr__(self, "test", self.when.test)
 
     def refusal(self, state: SubjectState, at: dt.datetime) -> Reason:
         specific = self.when.explain(state, at)
@@ -592,7 +599,7 @@ class RuleTable:
 
     def __init__(self, policy: CompiledPolicy) -> None:
         self.policy = policy
-        self._plans: dict[PlanKey, Plan] = {}
+        self.plans: dict[PlanKey, Plan] = {}
 
     def notice_id(self, notice: str | None, service: str | None = None) -> str:
         """A notice id, given the notice or a service it covers."""
@@ -608,12 +615,16 @@ class RuleTable:
              data_categories: tuple[str, ...] = (), recipient: str | None = None,
              channel: MarketingChannel | None = None) -> Plan:
         key: PlanKey = (notice, service, purpose, jurisdiction, data_categories, recipient, channel)
-        found = self._plans.get(key)
+        return self.plans.get(key) or self.plan_for(key)
+
+    def plan_for(self, key: PlanKey) -> Plan:
+        """Build (or find) the plan of a key, and keep it."""
+        found = self.plans.get(key)
         if found is None:
             found = self._build(key)
-            if len(self._plans) >= self._MAX_PLANS:
-                self._plans.clear()
-            self._plans[key] = found
+            if len(self.plans) >= self._MAX_PLANS:
+                self.plans.clear()
+            self.plans[key] = found
         return found
 
     def _build(self, key: PlanKey) -> Plan:
@@ -644,15 +655,19 @@ class RuleTable:
 
 
 _TABLES: dict[str, RuleTable] = {}
+_last: list[tuple[CompiledPolicy, RuleTable]] = []
 
 
 def rule_table(policy: CompiledPolicy) -> RuleTable:
     """The compiled rule table of a policy, shared by every decision on the same policy revision."""
+    if _last and _last[0][0] is policy:
+        return _last[0][1]
     table = _TABLES.get(policy.revision)
     if table is None:
         if len(_TABLES) >= 8:
             _TABLES.clear()
         table = _TABLES[policy.revision] = RuleTable(policy)
+    _last[:] = [(policy, table)]
     return table
 
 
@@ -661,12 +676,13 @@ def rule_table(policy: CompiledPolicy) -> RuleTable:
 
 def decide(policy: CompiledPolicy, state: SubjectState, ask: DecisionAsk) -> Decision:
     """Decide one use of one person's data: pure, every reason with its source."""
-    plan = rule_table(policy).plan(
-        notice=ask.notice, service=ask.service, purpose=ask.purpose,
-        jurisdiction=ask.jurisdiction if ask.jurisdiction is not None else state.jurisdiction,
-        data_categories=ask.data_categories, recipient=ask.recipient, channel=ask.channel)
+    table = _last[0][1] if _last and _last[0][0] is policy else rule_table(policy)
+    jurisdiction = ask.jurisdiction if ask.jurisdiction is not None else state.jurisdiction
+    key: PlanKey = (ask.notice, ask.service, ask.purpose, jurisdiction, ask.data_categories, ask.recipient,
+                    ask.channel)
+    plan = table.plans.get(key) or table.plan_for(key)
     at = ask.at
-    reasons = [check.refusal(state, at) for check in plan.checks if check.when.test(state, at)]
+    reasons = [check.refusal(state, at) for check in plan.checks if check.test(state, at)]
     if not reasons:
         return plan.allowed
     consent_only = all(reason.rule in _CONSENT_RULES for reason in reasons)

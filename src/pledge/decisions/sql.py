@@ -138,22 +138,31 @@ def _flag(column: ColumnElement[Any]) -> ColumnElement[bool]:
 
 
 def _resolved_jurisdiction(policy: CompiledPolicy, column: ColumnElement[Any]) -> ColumnElement[str]:
-    """SQL twin of ``CompiledPolicy.resolve_jurisdiction``: exact id, upper-case id, member, country prefix."""
+    """SQL twin of ``CompiledPolicy.resolve_jurisdiction``: exact id, upper-case id or member, country prefix.
+
+    Simple CASEs (one operand, many WHENs), so each row computes ``upper(trim(code))`` once per level.
+    """
     code = func.trim(column)
     upper = func.upper(code)
-    ids = [jid for jid in policy.jurisdictions]
-    members = dict(policy.member_jurisdiction)
-    whens: list[tuple[ColumnElement[bool], str]] = []
-    whens += [(code == jid, jid) for jid in ids]
-    whens += [(upper == jid, jid) for jid in ids if jid == jid.upper()]
-    whens += [(upper == member, jid) for member, jid in members.items()]
-    whens += [(func.substr(upper, 1, len(jid) + 1) == f"{jid}-", jid) for jid in ids
-              if jid == jid.upper() and "-" not in jid]
-    whens += [(func.substr(upper, 1, len(member) + 1) == f"{member}-", jid) for member, jid in members.items()
-              if "-" not in member]
-    if not whens:
-        return literal(DEFAULT_JURISDICTION)
-    return case(*whens, else_=literal(DEFAULT_JURISDICTION))
+    ids = list(policy.jurisdictions)
+    whole: dict[str, str] = {jid: jid for jid in ids if jid == jid.upper()}
+    prefixes: dict[int, dict[str, str]] = {}
+    for jid in ids:
+        if jid == jid.upper() and "-" not in jid:
+            prefixes.setdefault(len(jid), {}).setdefault(f"{jid}-", jid)
+    for member, jid in policy.member_jurisdiction.items():
+        whole.setdefault(member, jid)
+        if "-" not in member:
+            prefixes.setdefault(len(member), {}).setdefault(f"{member}-", jid)
+    resolved: ColumnElement[str] = literal(DEFAULT_JURISDICTION)
+    for length, mapping in sorted(prefixes.items(), reverse=True):
+        resolved = case(mapping, value=func.substr(upper, 1, length + 1), else_=resolved)
+    if whole:
+        resolved = case(whole, value=upper, else_=resolved)
+    exact = {jid: jid for jid in ids if jid != jid.upper()}
+    if exact:
+        resolved = case(exact, value=code, else_=resolved)
+    return resolved
 
 
 class _Compiler:

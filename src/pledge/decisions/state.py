@@ -122,6 +122,8 @@ CONSENT_CODES: Mapping[ConsentStatus | None, int] = MappingProxyType(
     {None: 0, ConsentStatus.GRANTED: 1, ConsentStatus.DENIED: 2, ConsentStatus.WITHDRAWN: 3})
 """``ConsentColumns.status`` values: 0 never given, 1 granted, 2 denied, 3 withdrawn."""
 
+_STATUS_OF_CODE: Mapping[int, ConsentStatus | None] = MappingProxyType({v: k for k, v in CONSENT_CODES.items()})
+
 NO_BIRTH_DATE = int(np.iinfo(np.int32).min)
 """``birth_days`` of a person whose birth date is unknown (so never under an age limit by date)."""
 NO_EXPIRY = int(np.iinfo(np.int64).max)
@@ -210,6 +212,31 @@ class StateBatch:
             raise KeyError(name)
         column: BoolArray = getattr(self, name)
         return column
+
+    def subject_state(self, index: int) -> SubjectState:
+        """Row ``index`` as a ``SubjectState`` (times at the batch's one-second precision)."""
+        born = int(self.birth_days[index])
+        consents: dict[PurposeKey, ConsentState] = {}
+        objections: set[PurposeKey] = set()
+        for key, columns in self.consents.items():
+            status = _STATUS_OF_CODE[int(columns.status[index])]
+            if status is not None:
+                expires = int(columns.expires_at[index])
+                consents[key] = ConsentState(
+                    status, None if expires == NO_EXPIRY else dt.datetime.fromtimestamp(expires, dt.UTC))
+            if columns.objected[index]:
+                objections.add(key)
+        channels = int(self.channels_off[index])
+        cookies = int(self.cookie_mask[index])
+        return SubjectState(
+            jurisdiction=self.jurisdictions[int(self.jurisdiction_codes[index])],
+            birth_date=None if born == NO_BIRTH_DATE else dt.date.fromordinal(born + _EPOCH_ORDINAL),
+            consents=consents,
+            objections=frozenset(objections),
+            channels_off=frozenset(c for i, c in enumerate(CHANNELS) if channels >> i & 1),
+            cookie_categories=frozenset(name for i, name in enumerate(self.cookie_categories) if cookies >> i & 1),
+            **{name: bool(getattr(self, name)[index]) for name in FLAGS},
+        )
 
     @classmethod
     def from_states(cls, states: Sequence[SubjectState], subject_ids: Iterable[Any] | None = None) -> StateBatch:
