@@ -251,3 +251,8 @@ def _remap(positions: dict[NodePath, Location], local: NodePath, merged: NodePat
     for path, location in positions.items():
         if path[:size] == local:
             source_map.locations[(*merged, *path[size:])] = location
+
+
+#: Public names for other readers of hand-written YAML (the data map's dataset annotations).
+read_yaml = _read_yaml
+pydantic_problems = _pydantic_problems

@@ -1,0 +1,298 @@
+"""Build the demo customer systems: one database per service, filled with synthetic people.
+
+Each dataset is written by its own process (datasets are separate databases, so they never wait
+for one another), a chunk of people at a time, with the database's bulk path: ``executemany`` in
+one transaction per chunk on SQLite, ``COPY`` on PostgreSQL. Indexes come after the rows. The
+result is the same for the same seed and number of people, whatever the number of processes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from pledge.datamap.connector import Location, resolve
+from pledge.demo.generate import CHUNK, Pools, chunk_rows, make_pools, people
+from pledge.demo.schema import DATASET_IDS, DemoDataset, build_datasets
+from pledge.store import make_engine
+
+#: Below this many people a build runs in one process: starting processes would cost more than it saves.
+PARALLEL_FROM = 40_000
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build made: people, rows per table, where, and how fast."""
+
+    subjects: int
+    seed: int
+    rows: dict[str, int]  # "dataset.table" -> rows
+    locations: dict[str, str]  # dataset -> database URL (password hidden)
+    seconds: float
+
+    @property
+    def persons_per_second(self) -> float:
+        return self.subjects / self.seconds if self.seconds else float("inf")
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+def _chunks(subjects: int) -> list[tuple[int, int, int]]:
+    return [(index, start, min(CHUNK, subjects - start)) for index, start in enumerate(range(0, subjects, CHUNK))]
+
+
+def _is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_path(url: str) -> Path:
+    database = make_url(url).database
+    assert database, f"no file in {url}"
+    return Path(database)
+
+
+def _psycopg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _ensure_postgres_database(url: str) -> None:
+    """Create the database a per-dataset URL names, if it is not there yet."""
+    parsed = make_url(url)
+    try:
+        psycopg.connect(_psycopg_dsn(url)).close()
+        return
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise
+    admin = _psycopg_dsn(parsed.set(database="postgres").render_as_string(hide_password=False))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parsed.database or "")))
+
+
+def _prepare(dataset: DemoDataset, location: Location) -> None:
+    """An empty database (or schema) holding the dataset's tables, without their secondary indexes."""
+    if _is_sqlite(location.url):
+        path = _sqlite_path(location.url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    elif location.schema is None:
+        _ensure_postgres_database(location.url)
+    engine = make_engine(location.url)
+    try:
+        with engine.begin() as conn:
+            if location.schema is not None:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{location.schema}" CASCADE'))
+                conn.execute(text(f'CREATE SCHEMA "{location.schema}"'))
+            else:
+                dataset.metadata.drop_all(conn)
+            dataset.metadata.create_all(conn)
+    finally:
+        engine.dispose()
+
+
+def _index_statements(dataset: DemoDataset, location: Location) -> list[str]:
+    unique = [f'CREATE UNIQUE INDEX "ux_{table}_{column}" ON {location.table(table)} ("{column}")'
+              for table, column in dataset.unique]
+    return unique + [f'CREATE INDEX "ix_{table}_{column}" ON {location.table(table)} ("{column}")'
+                     for table, column in dataset.indexes]
+
+
+def _pg_text(values: list[Any]) -> list[str]:
+    out = []
+    for v in values:
+        if v is None:
+            out.append("\\N")
+        elif v is True:
+            out.append("t")
+        elif v is False:
+            out.append("f")
+        else:
+            out.append(str(v))
+    return out
+
+
+class _Writer:
+    """Bulk inserts into one dataset's database."""
+
+    def __init__(self, dataset: DemoDataset, location: Location) -> None:
+        self.dataset = dataset
+        self.location = location
+        self.sqlite = _is_sqlite(location.url)
+        if self.sqlite:
+            self.conn: Any = sqlite3.connect(_sqlite_path(location.url), isolation_level=None)
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-200000", "temp_store=MEMORY"):
+                self.conn.execute(f"PRAGMA {pragma}")
+        else:
+            self.conn = psycopg.connect(_psycopg_dsn(location.url))
+            self.conn.execute("SET synchronous_commit = off")
+
+    def write(self, tables: dict[str, dict[str, list[Any]]]) -> int:
+        written = 0
+        if self.sqlite:
+            self.conn.execute("BEGIN")
+        for table in self.dataset.tables:  # parents before children
+            columns = tables[table.name]
+            names = [c.name for c in table.columns]
+            data = [columns[n] for n in names]
+            count = len(data[0])
+            if not count:
+                continue
+            qualified = self.location.table(table.name)
+            column_list = ", ".join(f'"{n}"' for n in names)
+            if self.sqlite:
+                marks = ", ".join("?" * len(names))
+                self.conn.executemany(f"INSERT INTO {qualified} ({column_list}) VALUES ({marks})", zip(*data,
+                                                                                                   strict=True))
+            else:
+                body = "\n".join(map("\t".join, zip(*(_pg_text(col) for col in data), strict=True))) + "\n"
+                with self.conn.cursor() as cur, cur.copy(f"COPY {qualified} ({column_list}) FROM STDIN") as copy:
+                    copy.write(body)
+            written += count
+        if self.sqlite:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.commit()
+        return written
+
+    def finish(self) -> None:
+        for statement in _index_statements(self.dataset, self.location):
+            self.conn.execute(statement)
+        if self.sqlite:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+        else:
+            self.conn.commit()
+            self.conn.autocommit = True
+            for table in self.dataset.tables:
+                self.conn.execute(f"ANALYZE {self.location.table(table.name)}")
+        self.conn.close()
+
+
+def _fill(group: list[str], locations: dict[str, Location], subjects: int, seed: int, pools: Pools, schemas: bool,
+          report: Callable[[str, str, int, dict[str, int]], None]) -> None:
+    """Write a group of datasets, chunk after chunk: each chunk's people are drawn once for the whole group."""
+    definitions = build_datasets(schemas=schemas)
+    writers = {d: _Writer(definitions[d], locations[d]) for d in group}
+    for chunk, start, count in _chunks(subjects):
+        crowd = people(seed, chunk, start, count, pools)
+        for d in group:
+            tables = chunk_rows(d, seed, chunk, start, count, pools, crowd)
+            writers[d].write(tables)
+            report("chunk", d, count, {f"{d}.{t}": len(c["id"]) for t, c in tables.items()})
+    for d in group:
+        writers[d].finish()
+        report("done", d, 0, {})
+
+
+def _worker(group: list[str], locations: dict[str, Location], subjects: int, seed: int, pools: Pools, schemas: bool,
+            events: Any) -> None:
+    try:
+        _fill(group, locations, subjects, seed, pools, schemas, lambda kind, d, n, rows: events.put((kind, d, n, rows)))
+    except BaseException as exc:  # the parent reports it; a worker has no one else to tell
+        events.put(("error", ",".join(group), 0, {"error": f"{type(exc).__name__}: {exc}"}))
+        raise
+
+
+#: Rough rows per person of each dataset, to share the work evenly between processes.
+WEIGHTS = {"accounts": 3.0, "products": 1.3, "shop": 2.6, "support": 0.5, "community": 0.3, "marketing": 0.8,
+           "lumix_pro": 0.3, "smartapp": 1.5, "smart_home": 0.3, "analytics": 2.5}
+
+
+def _groups(chosen: list[str], count: int) -> list[list[str]]:
+    """Datasets shared between ``count`` processes, heaviest first to the lightest-loaded."""
+    groups: list[list[str]] = [[] for _ in range(max(1, min(count, len(chosen))))]
+    loads = [0.0] * len(groups)
+    for d in sorted(chosen, key=lambda x: -WEIGHTS.get(x, 1.0)):
+        i = loads.index(min(loads))
+        groups[i].append(d)
+        loads[i] += WEIGHTS.get(d, 1.0)
+    return [sorted(g, key=chosen.index) for g in groups if g]
+
+
+class DemoBuildError(RuntimeError):
+    """A dataset could not be built; the message names it and says why."""
+
+
+def build(*, url: str, subjects: int, seed: int = 0, datasets: Iterable[str] = DATASET_IDS,
+          progress: Callable[[int], None] | None = None, processes: int | None = None) -> BuildReport:
+    """Create the demo service databases under the systems URL ``url``, for ``subjects`` people.
+
+    ``progress`` is called with a number of person-datasets done (the total is subjects x datasets).
+    """
+    if subjects < 0:
+        raise ValueError("the number of subjects cannot be negative")
+    started = time.perf_counter()
+    chosen = [d for d in DATASET_IDS if d in set(datasets)]
+    locations = {d: resolve(d, url) for d in chosen}
+    schemas = any(loc.schema is not None for loc in locations.values())
+    definitions = build_datasets(schemas=schemas)
+    for d in chosen:
+        _prepare(definitions[d], locations[d])
+    pools = make_pools(seed)
+    rows: dict[str, int] = {f"{d}.{t.name}": 0 for d in chosen for t in definitions[d].tables}
+
+    def record(kind: str, dataset_id: str, count: int, counts: dict[str, Any]) -> None:
+        if kind == "error":
+            raise DemoBuildError(f"dataset {dataset_id}: {counts['error']}")
+        for key, value in counts.items():
+            rows[key] += value
+        if progress is not None and count:
+            progress(count)
+
+    workers = processes if processes is not None else (
+        min(len(chosen), os.cpu_count() or 1) if subjects >= PARALLEL_FROM else 1)
+    if workers <= 1:
+        _fill(chosen, locations, subjects, seed, pools, schemas, record)
+    else:
+        _parallel(_groups(chosen, workers), locations, subjects, seed, pools, schemas, record)
+    seconds = time.perf_counter() - started
+    shown = {d: make_url(loc.url).render_as_string(hide_password=True) + (f" (schema {loc.schema})"
+                                                                           if loc.schema else "")
+             for d, loc in locations.items()}
+    return BuildReport(subjects=subjects, seed=seed, rows=rows, locations=shown, seconds=seconds)
+
+
+def _parallel(groups: list[list[str]], locations: dict[str, Location], subjects: int, seed: int, pools: Pools,
+              schemas: bool, record: Callable[[str, str, int, dict[str, Any]], None]) -> None:
+    context = multiprocessing.get_context("fork")
+    events = context.Queue()
+    processes = [context.Process(target=_worker, args=(group, locations, subjects, seed, pools, schemas, events),
+                                 name=f"demo-{group[0]}", daemon=True) for group in groups]
+    workers = {d: process for group, process in zip(groups, processes, strict=True) for d in group}
+    for process in processes:
+        process.start()
+    remaining = {d for group in groups for d in group}
+    try:
+        while remaining:
+            try:
+                kind, dataset_id, count, counts = events.get(timeout=1.0)
+            except queue.Empty:
+                dead = [d for d in remaining if not workers[d].is_alive() and workers[d].exitcode not in (0, None)]
+                if dead:
+                    raise DemoBuildError(f"dataset {dead[0]}: the build process ended with "
+                                         f"code {workers[dead[0]].exitcode}") from None
+                continue
+            if kind == "done":
+                remaining.discard(dataset_id)
+            record(kind, dataset_id, count, counts)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+        events.close()
+        events.join_thread()
