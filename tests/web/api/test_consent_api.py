@@ -1,0 +1,179 @@
+"""The JSON API under /api/v1 (issue 3, item 7): record events with an idempotency key, read state and
+ledger, decide one and in bulk; API keys with scopes; a 4xx problem body for bad input, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pledge.bootstrap import Container
+from pledge.web.api import keys
+from pledge.web.problems import PROBLEM_JSON
+from tests.web.api.conftest import make_key
+
+GRANT = {"subject": "ann@example.com", "residence": "DE", "kind": "consent_granted", "purpose": "newsletter",
+         "collection_point": "preference_centre", "evidence_text": "Send me the newsletter."}
+
+
+def _problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+def test_recording_a_consent_answers_with_the_event_receipt_and_state(api: TestClient) -> None:
+    response = api.post("/api/v1/consent-events", json=GRANT)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["created"] is True
+    assert body["event"]["kind"] == "consent_granted" and body["event"]["identity"] == "email"
+    assert body["receipt"]["record_id"] == body["event"]["uid"]
+    assert body["state"]["consents"] == [{"notice": "shop", "purpose": "newsletter", "status": "granted",
+                                          "expires_at": None}]
+    assert body["event"]["ip_address"] == "testclient"
+
+
+def test_the_same_idempotency_key_records_once(api: TestClient) -> None:
+    first = api.post("/api/v1/consent-events", json=GRANT, headers={"Idempotency-Key": "abc-1"})
+    again = api.post("/api/v1/consent-events", json=GRANT, headers={"Idempotency-Key": "abc-1"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["event"]["uid"] == first.json()["event"]["uid"]
+    assert again.json()["created"] is False
+    ledger = api.get("/api/v1/subjects/ann@example.com/ledger").json()
+    assert len(ledger["events"]) == 1
+    other = api.post("/api/v1/consent-events", json={**GRANT, "kind": "consent_withdrawn"},
+                     headers={"Idempotency-Key": "abc-1"})
+    assert _problem(other, 422)["type"] == "urn:pledge:problem:idempotency-key-reused"
+
+
+def test_state_and_ledger_are_read_by_any_identity(api: TestClient) -> None:
+    api.post("/api/v1/consent-events", json={**GRANT, "subject": "+49 30 901820"})
+    api.post("/api/v1/consent-events", json={**GRANT, "subject": "+49 30 901820", "kind": "consent_withdrawn",
+                                             "collection_point": "email_link"})
+    state = api.get("/api/v1/subjects/+4930901820/state")
+    assert state.status_code == 200
+    assert state.json()["consents"][0]["status"] == "withdrawn"
+    subject_id = state.json()["subject_id"]
+    ledger = api.get(f"/api/v1/subjects/subject:{subject_id}/ledger").json()
+    assert [e["kind"] for e in ledger["events"]] == ["consent_granted", "consent_withdrawn"]
+    receipt = api.get(f"/api/v1/consent-events/{ledger['events'][0]['uid']}/receipt")
+    assert receipt.json()["schema_version"].startswith("ISO/IEC TS 27560")
+
+
+def test_decide_one_and_in_bulk(api: TestClient) -> None:
+    api.post("/api/v1/consent-events", json=GRANT)
+    one = api.post("/api/v1/decisions", json={"subject": "ann@example.com", "purpose": "newsletter",
+                                              "channel": "email"})
+    assert one.status_code == 200, one.text
+    assert one.json()["allowed"] is True and one.json()["legal_basis"] == "consent"
+    assert one.json()["reasons"][0]["source"]
+    bulk = api.post("/api/v1/decisions/bulk", json={"purpose": "newsletter", "jurisdiction": "DE",
+                                                    "subjects": ["ann@example.com", "stranger@example.com"]})
+    assert bulk.status_code == 200, bulk.text
+    body = bulk.json()
+    assert (body["allowed"], body["refused"]) == (1, 1)
+    assert body["results"][1] == {"subject": "stranger@example.com", "subject_id": None, "allowed": False,
+                                  "rule": "no-live-consent"}
+
+
+def test_linking_a_browser_at_login(api: TestClient) -> None:
+    api.post("/api/v1/consent-events", json={**GRANT, "subject": "browser:b-9", "kind": "cookies_accepted",
+                                             "purpose": None, "target": "advertising", "collection_point": "banner"})
+    api.post("/api/v1/consent-events", json={**GRANT, "subject": "C-42"})
+    linked = api.post("/api/v1/subjects/C-42/identities", json={"kind": "browser_id", "value": "b-9"})
+    assert linked.status_code == 200, linked.text
+    assert len(linked.json()["merged_subjects"]) == 1
+    state = api.get("/api/v1/subjects/C-42/state").json()
+    assert state["cookie_categories"] == ["advertising"]
+
+
+# --- keys and scopes ----------------------------------------------------------------------------------
+
+
+def test_every_route_needs_an_api_key(anonymous: TestClient) -> None:
+    for method, path in [("post", "/api/v1/consent-events"), ("get", "/api/v1/subjects/a@b.co/state"),
+                         ("post", "/api/v1/decisions"), ("post", "/api/v1/decisions/bulk")]:
+        response = getattr(anonymous, method)(path, **({"json": {}} if method == "post" else {}))
+        assert _problem(response, 401)["type"] == "urn:pledge:problem:unauthenticated"
+
+
+def test_a_key_only_does_what_its_scopes_allow(api_container: Container, anonymous: TestClient) -> None:
+    reader = make_key(api_container, "consent:read")
+    response = anonymous.post("/api/v1/consent-events", json=GRANT, headers={"X-API-Key": reader})
+    assert _problem(response, 403)["detail"] == "This key lacks the scope 'consent:write'."
+    bogus = anonymous.get("/api/v1/subjects/a@b.co/state", headers={"Authorization": "Bearer pk_nope_nope"})
+    _problem(bogus, 401)
+
+
+def test_a_revoked_key_stops_working(api_container: Container, anonymous: TestClient) -> None:
+    key = make_key(api_container, "decide")
+    headers = {"Authorization": f"Bearer {key}"}
+    ask = {"subject": "a@b.co", "purpose": "newsletter", "jurisdiction": "DE"}
+    assert anonymous.post("/api/v1/decisions", json=ask, headers=headers).status_code == 200
+    with api_container.unit_of_work() as session:
+        keys.revoke_key(session=session, key_id=key.split("_")[1])
+        session.commit()
+    _problem(anonymous.post("/api/v1/decisions", json=ask, headers=headers), 401)
+
+
+def test_keys_are_stored_hashed(api_container: Container) -> None:
+    key = make_key(api_container, "decide")
+    with api_container.unit_of_work() as session:
+        (row,) = keys.list_keys(session=session)
+        assert key not in (row.secret_hash, row.key_id) and len(row.secret_hash) == 64
+
+
+# --- bad input: 4xx problems, nothing written ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("change", "status", "field", "detail"), [
+    ({"purpose": "nope"}, 422, "purpose", "unknown purpose 'nope'"),
+    ({"purpose": "orders"}, 422, "purpose", "not on consent"),
+    ({"subject": "+1 23"}, 422, "subject", "not a valid phone number"),
+    ({"subject": "notanemail@"}, 422, "subject", "not an email address"),
+    ({"subject": "has spaces"}, 422, "subject", "not a customer number"),
+    ({"residence": "Mars"}, 422, "residence", "unknown jurisdiction"),
+    ({"kind": "cookies_accepted", "purpose": None, "target": "tracking"}, 422, "target", "unknown cookie category"),
+    ({"kind": "parental_consent_given", "purpose": None, "actor": "guardian", "birth_date": "1970-01-01"}, 422,
+     "actor", "a guardian cannot act for them"),
+    ({"subject": "subject:does-not-exist"}, 404, "subject", "no subject"),
+])
+def test_bad_input_is_a_problem_that_says_what_is_wrong(api: TestClient, change: dict[str, Any], status: int,
+                                                        field: str, detail: str) -> None:
+    body = _problem(api.post("/api/v1/consent-events", json={**GRANT, **change}), status)
+    assert detail in body["detail"]
+    assert body["errors"][0]["field"] == field
+    assert api.get("/api/v1/subjects/ann@example.com/state").status_code == 404
+
+
+@pytest.mark.parametrize("payload", [
+    {}, {"subject": "a@b.co"}, {**GRANT, "kind": "consent_maybe"}, {**GRANT, "surprise": 1},
+    {**GRANT, "evidence_hash": "xyz"}, {**GRANT, "occurred_at": "yesterday"},
+])
+def test_malformed_bodies_are_422_problems_with_field_paths(api: TestClient, payload: dict[str, Any]) -> None:
+    body = _problem(api.post("/api/v1/consent-events", json=payload), 422)
+    assert body["errors"] and all("field" in error for error in body["errors"])
+
+
+@pytest.mark.parametrize(("ask", "detail"), [
+    ({"purpose": "nope"}, "unknown purpose"),
+    ({"purpose": "ads", "data_categories": ["dna"]}, "unknown data category 'dna'"),
+    ({"purpose": "ads", "recipient": "nsa"}, "unknown recipient 'nsa'"),
+    ({"purpose": "newsletter", "channel": "fax"}, "unknown marketing channel 'fax'"),
+    ({"purpose": "newsletter", "jurisdiction": "Narnia"}, "unknown jurisdiction"),
+])
+def test_a_bad_decision_ask_is_a_4xx(api: TestClient, ask: dict[str, Any], detail: str) -> None:
+    body = _problem(api.post("/api/v1/decisions", json={"subject": "a@b.co", **ask}), 422)
+    assert detail in body["detail"]
+
+
+def test_openapi_documents_the_v1_routes(anonymous: TestClient) -> None:
+    spec = anonymous.get("/api/openapi.json").json()
+    for path in ["/api/v1/consent-events", "/api/v1/subjects/{subject}/state", "/api/v1/subjects/{subject}/ledger",
+                 "/api/v1/decisions", "/api/v1/decisions/bulk"]:
+        assert path in spec["paths"]
+    assert anonymous.get("/docs", follow_redirects=False).headers["location"] == "/api/docs"
