@@ -96,7 +96,8 @@ class Erasure(DatamapModel):
     strategy: Strategy
     mask_with: str | None = Field(default=None, alias="with", description="mask text; '{key}' is the row key")
     to: Generalisation | None = Field(default=None, description="generalise: year, month, prefix or network")
-    length: int | None = Field(default=None, ge=1, description="generalise to prefix: characters kept")
+    length: int | None = Field(default=None, ge=1, description="generalise to prefix: characters kept; hash: hex "
+                               "digits kept (at least 8), for columns too narrow for the 71 characters of a full hash")
     reason: str | None = Field(default=None, description="legal hold: the law or duty that requires keeping")
     source: str | None = Field(default=None, description="legal hold: the statute article")
     until: HoldUntil | None = Field(default=None, description="legal hold: when it ends")
@@ -115,6 +116,8 @@ class Erasure(DatamapModel):
             raise ValueError("generalise needs 'to': year, month, prefix or network")
         if self.to is Generalisation.PREFIX and self.length is None:
             raise ValueError("generalise to prefix needs 'length'")
+        if Strategy.HASH in (self.strategy, self.if_kept, self.then) and self.length is not None and self.length < 8:
+            raise ValueError("a hash keeps at least 8 hex digits")
         if self.strategy is Strategy.LEGAL_HOLD and (not self.reason or self.until is None):
             raise ValueError("a legal hold needs a 'reason' and 'until' (when it ends)")
         if self.strategy is not Strategy.LEGAL_HOLD and (self.reason or self.until or self.then):

@@ -99,7 +99,8 @@ def apply(strategy: Strategy, erasure: Erasure | None, value: Any, *, key: Seque
         if text.startswith(HASH_PREFIX):
             return text
         digest = hmac.new(hash_key or b"pledge", f"{salt}:{text}".encode(), hashlib.sha256).hexdigest()
-        return HASH_PREFIX + digest
+        keep = erasure.length if erasure is not None and erasure.length else len(digest)
+        return HASH_PREFIX + digest[:keep]
     if strategy is Strategy.GENERALISE:
         assert erasure is not None and erasure.to is not None
         if erasure.to in (Generalisation.YEAR, Generalisation.MONTH):

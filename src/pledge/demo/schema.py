@@ -63,7 +63,7 @@ def build_datasets(schemas: bool = False) -> dict[str, DemoDataset]:
     def accounts(m: MetaData, s: str | None) -> list[Table]:
         return [
             Table("customers", m, _pk(),
-                  Column("customer_number", String(20), nullable=False),
+                  Column("customer_number", String(80), nullable=False),
                   Column("email", String(254), nullable=False),
                   Column("phone", String(20)),
                   Column("first_name", String(80), nullable=False),
@@ -84,7 +84,7 @@ def build_datasets(schemas: bool = False) -> dict[str, DemoDataset]:
     def products(m: MetaData, s: str | None) -> list[Table]:
         return [
             Table("registrations", m, _pk(),
-                  Column("customer_number", String(20), nullable=False),
+                  Column("customer_number", String(80), nullable=False),
                   Column("product_model", String(40), nullable=False),
                   Column("serial_number", String(24), nullable=False),
                   Column("purchase_date", Date),
@@ -95,7 +95,7 @@ def build_datasets(schemas: bool = False) -> dict[str, DemoDataset]:
     def shop(m: MetaData, s: str | None) -> list[Table]:
         return [
             Table("orders", m, _pk(),
-                  Column("customer_number", String(20)),
+                  Column("customer_number", String(80)),
                   Column("email", String(254)),
                   Column("ordered_at", DateTime, nullable=False),
                   Column("status", String(16), nullable=False),
@@ -123,7 +123,7 @@ def build_datasets(schemas: bool = False) -> dict[str, DemoDataset]:
     def support(m: MetaData, s: str | None) -> list[Table]:
         return [
             Table("tickets", m, _pk(),
-                  Column("customer_number", String(20)),
+                  Column("customer_number", String(80)),
                   Column("email", String(254)),
                   Column("phone", String(20)),
                   Column("channel", String(8), nullable=False),
@@ -143,7 +143,7 @@ def build_datasets(schemas: bool = False) -> dict[str, DemoDataset]:
     def community(m: MetaData, s: str | None) -> list[Table]:
         return [
             Table("members", m, _pk(),
-                  Column("customer_number", String(20), nullable=False),
+                  Column("customer_number", String(80), nullable=False),
                   Column("nickname", String(60), nullable=False),
                   Column("joined_at", DateTime, nullable=False)),
             Table("posts", m, _pk(),
@@ -175,9 +175,9 @@ def build_datasets(schemas: bool = False) -> dict[str, DemoDataset]:
     def lumix_pro(m: MetaData, s: str | None) -> list[Table]:
         return [
             Table("members", m, _pk(),
-                  Column("membership_number", String(16), nullable=False),
-                  Column("internal_number", String(16), nullable=False),
-                  Column("customer_number", String(20), nullable=False),
+                  Column("membership_number", String(80), nullable=False),
+                  Column("internal_number", String(80), nullable=False),
+                  Column("customer_number", String(80), nullable=False),
                   Column("first_name", String(80)),
                   Column("surname", String(80)),
                   Column("birth_date", Date),
@@ -198,7 +198,7 @@ def build_datasets(schemas: bool = False) -> dict[str, DemoDataset]:
         return [
             Table("devices", m, _pk(),
                   Column("device_id", String(36), nullable=False),
-                  Column("customer_number", String(20), nullable=False),
+                  Column("customer_number", String(80), nullable=False),
                   Column("model", String(40), nullable=False),
                   Column("firmware_version", String(16), nullable=False),
                   Column("paired_at", DateTime, nullable=False)),
