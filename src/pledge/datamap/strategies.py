@@ -72,7 +72,7 @@ def _generalise_date(value: Any, to: Generalisation) -> Any:
     if isinstance(value, dt.date):
         return general.date()
     text = str(value).strip()
-    return general.date().isoformat() if len(text) <= 10 else general.isoformat(sep=" ")
+    return general.date().isoformat() if len(text) <= 10 else general.isoformat(sep="T" if "T" in text else " ")
 
 
 def _network(value: str) -> str:
