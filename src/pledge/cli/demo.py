@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -38,7 +39,7 @@ def build_command(
         try:
             report = build(url=target, subjects=subjects, seed=seed, processes=processes,
                            progress=lambda n: progress.advance(task, n))
-        except (DemoBuildError, SQLAlchemyError, OSError, ValueError) as exc:
+        except (DemoBuildError, SQLAlchemyError, psycopg.Error, OSError, ValueError) as exc:
             fail(f"demo build into {display_url(target)}: {str(exc).splitlines()[0]}")
     out = Console(highlight=False, soft_wrap=True)
     for dataset, location in report.locations.items():
