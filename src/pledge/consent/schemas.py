@@ -166,9 +166,11 @@ class RecordedRead(PledgeBase):
 
     created: bool = Field(description="false when the idempotency key had already recorded this event")
     event: ConsentEventRead
-    receipt: dict[str, Any]
+    receipt: dict[str, Any] | None = Field(default=None, description="ISO/IEC TS 27560 receipt (not with "
+                                                                    "Prefer: return=minimal)")
     gpc_event: ConsentEventRead | None = None
-    state: SubjectStateRead
+    state: SubjectStateRead | None = Field(default=None, description="the state after the event (not with "
+                                                                     "Prefer: return=minimal)")
 
 
 IDENTITY_KINDS = tuple(kind.value for kind in IdentityKind)

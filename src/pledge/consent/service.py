@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import ScalarSelect, delete, func, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -43,7 +43,7 @@ from pledge.consent.schemas import (
     SubjectStateRead,
 )
 from pledge.decisions.state import ConsentState, ConsentStatus, SubjectState
-from pledge.notices.service import current_version
+from pledge.notices.models import NoticeVersion
 from pledge.policy import CompiledPolicy
 from pledge.policy.models import LegalBasis, MarketingChannel, OptOutSignal
 from pledge.store import utcnow
@@ -248,6 +248,7 @@ class Recorded:
     subject: DataSubject
     created: bool
     gpc_event: ConsentEvent | None = None
+    identity_kind: str | None = None
 
 
 def record_event(*, session: Session, policy: CompiledPolicy, event_in: ConsentEventCreate,
@@ -255,58 +256,50 @@ def record_event(*, session: Session, policy: CompiledPolicy, event_in: ConsentE
     """Append one event to the ledger and update the projection; validates everything before writing."""
     context = context or RequestContext()
     now = now or utcnow()
-    fingerprint = request_hash(event_in)
-    if context.idempotency_key:
-        replayed = _replayed(session=session, key=context.idempotency_key, fingerprint=fingerprint)
-        if replayed is not None:
-            return replayed
     reference = subjects.parse_reference(event_in.subject, residence=event_in.residence)
-    existing = subjects.lookup(session=session, reference=reference)
+    existing, identity = subjects.find_with_identity(session=session, reference=reference)
     residence = subjects.check_residence(policy, event_in.residence)
     band = subjects.check_age_band(event_in.age_band)
     if existing is not None:
         residence = residence or existing.residence
     occurred_at = _check_times(event_in, now)
     resolved = _resolve(policy, event_in, residence or "")
-    birth_date = existing.birth_date if existing is not None and (existing.birth_date or existing.age_band) \
-        else event_in.birth_date
-    age_band = existing.age_band if existing is not None and (existing.birth_date or existing.age_band) else band
+    known_age = existing is not None and (existing.birth_date is not None or existing.age_band is not None)
+    birth_date = existing.birth_date if existing is not None and known_age else event_in.birth_date
+    age_band = existing.age_band if existing is not None and known_age else band
     _check_guardian(policy, event_in, resolved, birth_date=birth_date, age_band=age_band, today=now.date())
     evidence = evidence_hash(event_in)
     if event_in.expires_at is not None and resolved.kind is not EventKind.CONSENT_GRANTED:
         raise ConsentError("only a consent grant can expire", field="expires_at")
 
     subject, identity = _subject_for(session=session, policy=policy, reference=reference, existing=existing,
-                                     residence=residence, birth_date=event_in.birth_date, age_band=band)
+                                     identity=identity, residence=residence, birth_date=event_in.birth_date,
+                                     age_band=band)
     subjects.lock_subject(session=session, subject_id=subject.id)
+    fingerprint = request_hash(event_in) if context.idempotency_key else None
     if context.idempotency_key:
+        assert fingerprint is not None
         replayed = _replayed(session=session, key=context.idempotency_key, fingerprint=fingerprint)
         if replayed is not None:
             return replayed
     keep_ip, keep_agent = evidence_allowed(policy, resolved.notice_id)
-    event = ConsentEvent(
+    values = dict(
         uid=uuid.uuid4().hex, subject_id=subject.id, identity_id=identity.id if identity else None,
         kind=resolved.kind.value, target=resolved.target, notice_id=resolved.notice_id,
-        notice_version=_notice_version(session, resolved.notice_id), jurisdiction=resolved.jurisdiction,
+        notice_version=_notice_version(resolved.notice_id), jurisdiction=resolved.jurisdiction,
         collection_point=event_in.collection_point.value, actor=event_in.actor.value, actor_ref=event_in.actor_ref,
         evidence_hash=evidence, ip_address=context.ip_address if keep_ip else None,
         user_agent=(context.user_agent or "")[:512] or None if keep_agent else None,
         occurred_at=occurred_at, recorded_at=now, expires_at=event_in.expires_at,
-        idempotency_key=context.idempotency_key, request_hash=fingerprint if context.idempotency_key else None,
-        policy_revision=policy.revision)
+        idempotency_key=context.idempotency_key, request_hash=fingerprint, policy_revision=policy.revision)
     try:
-        with session.begin_nested():
-            session.add(event)
-            session.flush()
-    except IntegrityError:
-        if not context.idempotency_key:
-            raise
-        replayed = _replayed(session=session, key=context.idempotency_key, fingerprint=fingerprint)
-        if replayed is None:
-            raise
-        return replayed
+        event = session.scalars(insert(ConsentEvent).values(**values).returning(ConsentEvent)).one()
+    except IntegrityError as exc:
+        # Only the idempotency key can collide: the same key, sent for another subject at the same moment.
+        raise IdempotencyConflict(f"idempotency key {context.idempotency_key!r} is in use by another request",
+                                  field="Idempotency-Key") from exc
     _project(session, subject.id, event)
-    recorded = Recorded(event=event, subject=subject, created=True)
+    recorded = Recorded(event=event, subject=subject, created=True, identity_kind=identity.kind if identity else None)
     if context.gpc:
         recorded.gpc_event = honour_gpc(session=session, policy=policy, subject=subject, identity=identity, now=now)
     return recorded
@@ -345,10 +338,10 @@ def gpc_for(*, session: Session, policy: CompiledPolicy, reference: str,
             residence: str | None = None) -> tuple[DataSubject, ConsentEvent | None]:
     """Honour a GPC signal for the person or browser a request names, creating the subject if new."""
     parsed = subjects.parse_reference(reference, residence=residence)
-    existing = subjects.lookup(session=session, reference=parsed)
+    existing, identity = subjects.find_with_identity(session=session, reference=parsed)
     subject, identity = _subject_for(session=session, policy=policy, reference=parsed, existing=existing,
-                                     residence=subjects.check_residence(policy, residence), birth_date=None,
-                                     age_band=None)
+                                     identity=identity, residence=subjects.check_residence(policy, residence),
+                                     birth_date=None, age_band=None)
     return subject, honour_gpc(session=session, policy=policy, subject=subject, identity=identity)
 
 
@@ -393,18 +386,17 @@ def _check_guardian(policy: CompiledPolicy, event_in: ConsentEventCreate, resolv
 
 
 def _subject_for(*, session: Session, policy: CompiledPolicy, reference: Identity | str,
-                 existing: DataSubject | None, residence: str | None, birth_date: dt.date | None,
-                 age_band: str | None) -> tuple[DataSubject, SubjectIdentity | None]:
-    if isinstance(reference, str):
-        assert existing is not None
-        subject = existing
-        identity = None
-    else:
+                 existing: DataSubject | None, identity: SubjectIdentity | None, residence: str | None,
+                 birth_date: dt.date | None, age_band: str | None) -> tuple[DataSubject, SubjectIdentity | None]:
+    if existing is None:
+        assert isinstance(reference, Identity)
         subject, identity, created = subjects.ensure_subject(
             session=session, policy=policy, identity=reference, residence=residence, birth_date=birth_date,
             age_band=age_band)
         if created:
             return subject, identity
+    else:
+        subject = existing
     if residence and subject.residence != residence:
         subject.residence = residence
     if subject.birth_date is None and subject.age_band is None and (birth_date or age_band):
@@ -412,11 +404,11 @@ def _subject_for(*, session: Session, policy: CompiledPolicy, reference: Identit
     return subject, identity
 
 
-def _notice_version(session: Session, notice_id: str) -> int | None:
+def _notice_version(notice_id: str) -> ScalarSelect[int | None] | None:
+    """The published version in force, read inside the INSERT itself (no extra round trip, never stale)."""
     if not notice_id:
         return None
-    version = current_version(session=session, notice_id=notice_id)
-    return version.number if version is not None else None
+    return select(func.max(NoticeVersion.number)).where(NoticeVersion.notice_id == notice_id).scalar_subquery()
 
 
 # --- the projection ---------------------------------------------------------------------------------
@@ -610,11 +602,13 @@ def state_read(*, policy: CompiledPolicy, subject: DataSubject, state: SubjectSt
         cookie_categories=sorted(state.cookie_categories))
 
 
-def event_read(*, session: Session, event: ConsentEvent) -> ConsentEventRead:
+def event_read(*, session: Session, event: ConsentEvent, identity_kind: str | None = None) -> ConsentEventRead:
     """An event as JSON: the identity used is shown by kind only."""
-    identity = session.get(SubjectIdentity, event.identity_id) if event.identity_id else None
+    if identity_kind is None and event.identity_id:
+        identity = session.get(SubjectIdentity, event.identity_id)
+        identity_kind = identity.kind if identity else None
     return ConsentEventRead(
-        uid=event.uid, subject_id=event.subject_id, identity=identity.kind if identity else None,
+        uid=event.uid, subject_id=event.subject_id, identity=identity_kind,
         kind=EventKind(event.kind), target=event.target, notice_id=event.notice_id,
         notice_version=event.notice_version, jurisdiction=event.jurisdiction,
         collection_point=CollectionPoint(event.collection_point), actor=Actor(event.actor),

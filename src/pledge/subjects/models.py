@@ -35,7 +35,7 @@ class DataSubject(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     identities: Mapped[list[SubjectIdentity]] = relationship(
-        back_populates="subject", order_by="SubjectIdentity.id", lazy="selectin",
+        back_populates="subject", order_by="SubjectIdentity.id",
         foreign_keys="SubjectIdentity.subject_id")
 
     def __repr__(self) -> str:

@@ -170,6 +170,22 @@ def find_subject(*, session: Session, identity: Identity) -> DataSubject | None:
     return get_subject(session=session, subject_id=stored.subject_id)
 
 
+def find_with_identity(*, session: Session, reference: Identity | str,
+                       ) -> tuple[DataSubject | None, SubjectIdentity | None]:
+    """The subject a reference names and the stored identity it used, in one query for an identity."""
+    if not isinstance(reference, Identity):
+        return get_subject(session=session, subject_id=reference), None
+    query = (select(SubjectIdentity, DataSubject).join(DataSubject, SubjectIdentity.subject_id == DataSubject.id)
+             .where(SubjectIdentity.kind == reference.kind.value, SubjectIdentity.value == reference.value))
+    row = session.execute(query).one_or_none()
+    if row is None:
+        return None, None
+    stored, subject = row
+    if subject.merged_into_id is not None:
+        subject = get_subject(session=session, subject_id=subject.id)
+    return subject, stored
+
+
 def lookup(*, session: Session, reference: Identity | str) -> DataSubject | None:
     """The subject an identity or a subject id names, or None for an identity pledge has not seen."""
     if isinstance(reference, Identity):

@@ -126,6 +126,8 @@ def record_consent_event(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128,
                                                   description="The same key never records twice.")] = None,
     sec_gpc: GpcHeader = None,
+    prefer: Annotated[str | None, Header(description=(
+        "RFC 7240: `return=minimal` answers with the event only (no receipt, no state)."))] = None,
 ) -> RecordedRead:
     """Append one event to the subject's consent ledger; answers with the event, its receipt and the new state."""
     with problems(), container.unit_of_work() as session:
@@ -134,8 +136,12 @@ def record_consent_event(
         session.commit()
         if not recorded.created:
             response.status_code = 200
-        read = service.event_read(session=session, event=recorded.event)
-        gpc_read = service.event_read(session=session, event=recorded.gpc_event) if recorded.gpc_event else None
+        read = service.event_read(session=session, event=recorded.event, identity_kind=recorded.identity_kind)
+        gpc_read = service.event_read(session=session, event=recorded.gpc_event,
+                                      identity_kind=recorded.identity_kind) if recorded.gpc_event else None
+        if "return=minimal" in (prefer or "").replace(" ", "").lower():
+            response.headers["Preference-Applied"] = "return=minimal"
+            return RecordedRead(created=recorded.created, event=read, gpc_event=gpc_read)
         return RecordedRead(created=recorded.created, event=read,
                             receipt=receipt(policy=container.policy, event=recorded.event, identity_kind=read.identity),
                             gpc_event=gpc_read, state=_state(session, container, recorded.subject))

@@ -1,0 +1,269 @@
+"""Consent events over real HTTP (issue 3, 'Performance'): PostgreSQL, 2 uvicorn worker processes.
+
+What it does, all on this machine's loopback:
+
+1. starts a private PostgreSQL server (Debian's binaries, a temporary folder, a free port; durable
+   settings: fsync and synchronous_commit on), migrates a fresh database, creates an API key;
+2. serves ``create_app`` with ``uvicorn --workers 2`` on the Panasonic policy;
+3. drives it with ``CONNECTIONS`` keep-alive HTTP/1.1 connections from one asyncio process, each
+   sending ``POST /api/v1/consent-events`` (a fresh ``Idempotency-Key`` each) for people drawn from a
+   pool of ``SUBJECTS`` emails: consent granted or withdrawn for UK marketing, or an opt-out of sale
+   and sharing for Californians. A warm-up, then ``SECONDS`` of measurement;
+4. reports writes per second (201 answers / elapsed) and the 99th percentile latency, then checks
+   that every answered event is in the ledger and that ``rebuild --check`` passes.
+
+Targets: >= 1,500 writes/s with p99 <= 50 ms. The load generator shares the machine's cores with
+the servers and PostgreSQL, so the figure is a floor. Nothing here is asserted in tests.
+
+``python -m benchmarks consent`` runs it alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY = ROOT / "policies" / "panasonic"
+WORKERS = 2
+CONNECTIONS = int(os.environ.get("PLEDGE_BENCH_CONNECTIONS", "48"))
+SECONDS = float(os.environ.get("PLEDGE_BENCH_SECONDS", "15"))
+WARMUP = 3.0
+SUBJECTS = 20_000
+MINIMAL = os.environ.get("PLEDGE_BENCH_PREFER_MINIMAL", "") == "1"
+
+
+def app_factory() -> Any:
+    """What each uvicorn worker imports: the app wired from the PLEDGE_* environment."""
+    from pledge.bootstrap import bootstrap
+    from pledge.web import create_app
+
+    return create_app(bootstrap())
+
+
+# --- a private PostgreSQL ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Postgres:
+    folder: Path
+    durable: bool = True
+    port: int = 0
+    bin_dir: Path = field(default_factory=lambda: Path("."))
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        command = list(args)
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, capture_output=True, text=True, check=False, cwd=self.folder)
+
+    def start(self) -> str:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if not found:
+            raise RuntimeError("PostgreSQL binaries not found under /usr/lib/postgresql: run `make system-deps`")
+        self.bin_dir = found[-1].parent
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, user="postgres", group="postgres")
+        data = self.folder / "data"
+        done = self._run(str(self.bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+                         "-E", "UTF8", "--locale=C")
+        if done.returncode:
+            raise RuntimeError(f"initdb failed: {done.stderr}")
+        self.port = _free_port()
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c max_connections=200 "
+                   "-c shared_buffers=256MB" + ("" if self.durable else " -c synchronous_commit=off"))
+        done = self._run(str(self.bin_dir / "pg_ctl"), "-D", str(data), "-l", str(self.folder / "server.log"),
+                         "-w", "-t", "60", "-o", options, "start")
+        if done.returncode:
+            raise RuntimeError(f"PostgreSQL did not start: {done.stderr}")
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
+                             autocommit=True) as conn:
+            conn.execute("CREATE DATABASE pledge_bench")
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/pledge_bench"
+
+    def stop(self) -> None:
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+
+
+# --- the load ------------------------------------------------------------------------------------------
+
+
+def _bodies(count: int, seed: int = 11) -> list[bytes]:
+    rng = random.Random(seed)
+    bodies = []
+    for _ in range(count):
+        n = rng.randrange(SUBJECTS)
+        if n % 4 == 3:
+            body = {"subject": f"person{n}@example.com", "residence": "US-CA", "kind": "opted_out",
+                    "target": "sale_share", "collection_point": "preference_centre"}
+        else:
+            body = {"subject": f"person{n}@example.com", "residence": "GB", "notice": "uk", "purpose": "marketing",
+                    "kind": rng.choice(["consent_granted", "consent_withdrawn"]), "collection_point": "app",
+                    "evidence_hash": "9f" * 32}
+        bodies.append(json.dumps(body).encode())
+    return bodies
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    uids: list[str] = field(default_factory=list)
+    errors: int = 0
+
+
+async def _connection(port: int, key: str, bodies: list[bytes], start: float, measure_from: float, stop: float,
+                      tally: Tally, seed: int) -> None:
+    rng = random.Random(seed)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    prefer = b"Prefer: return=minimal\r\n" if MINIMAL else b""
+    try:
+        while time.perf_counter() < stop:
+            body = bodies[rng.randrange(len(bodies))]
+            request = (b"POST /api/v1/consent-events HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                       b"Authorization: Bearer " + key.encode() + b"\r\nIdempotency-Key: " + uuid.uuid4().hex.encode()
+                       + b"\r\n" + prefer + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            sent = time.perf_counter()
+            writer.write(request)
+            await writer.drain()
+            status_line = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value.strip())
+            payload = await reader.readexactly(length)
+            done = time.perf_counter()
+            status = int(status_line.split()[1]) if status_line else 0
+            if sent >= measure_from:
+                tally.latencies.append(done - sent)
+                tally.statuses[status] = tally.statuses.get(status, 0) + 1
+            if status == 201:
+                tally.uids.append(json.loads(payload)["event"]["uid"])
+            elif not status:
+                tally.errors += 1
+                return
+    finally:
+        writer.close()
+
+
+async def _drive(port: int, key: str) -> tuple[Tally, float]:
+    bodies = _bodies(50_000)
+    start = time.perf_counter()
+    measure_from = start + WARMUP
+    stop = measure_from + SECONDS
+    tally = Tally()
+    await asyncio.gather(*(_connection(port, key, bodies, start, measure_from, stop, tally, seed)
+                           for seed in range(CONNECTIONS)))
+    return tally, time.perf_counter() - measure_from
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def _wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("uvicorn exited before it served")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("uvicorn did not answer /healthz")
+
+
+def run() -> Iterator[Mapping[str, object]]:
+    from sqlalchemy import func, select
+
+    from pledge.bootstrap import bootstrap
+    from pledge.consent import service
+    from pledge.consent.models import ConsentEvent
+    from pledge.settings import Settings
+    from pledge.store import upgrade
+    from pledge.web.api import keys
+
+    folder = Path(tempfile.mkdtemp(prefix="pledge-bench-pg-"))
+    postgres = Postgres(folder)
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        url = postgres.start()
+        upgrade(url)
+        settings = Settings(data_dir=folder / "var", database_url=url, policy_dir=POLICY)
+        with bootstrap(settings) as container, container.unit_of_work() as session:
+            _row, key = keys.create_key(session=session, name="bench", scopes=["consent:write"])
+            session.commit()
+        port = _free_port()
+        env = {**os.environ, "PLEDGE_DATABASE_URL": url, "PLEDGE_POLICY_DIR": str(POLICY),
+               "PLEDGE_DATA_DIR": str(folder / "var")}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "benchmarks.bench_consent_http:app_factory", "--factory",
+             "--workers", str(WORKERS), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+             "--no-access-log"], cwd=ROOT, env=env)
+        _wait_healthy(port, server)
+        tally, elapsed = asyncio.run(_drive(port, key))
+        created = tally.statuses.get(201, 0)
+        rate = created / elapsed
+        p99 = _percentile(tally.latencies, 0.99) * 1000
+        p50 = _percentile(tally.latencies, 0.50) * 1000
+        with bootstrap(settings) as container, container.unit_of_work() as session:
+            stored = int(session.scalar(select(func.count()).select_from(ConsentEvent)) or 0)
+            found = int(session.scalar(select(func.count()).select_from(ConsentEvent)
+                                       .where(ConsentEvent.uid.in_(tally.uids[-5000:]))) or 0)
+            consistent = service.rebuild(session=session, check=True).consistent
+        others = {status: n for status, n in tally.statuses.items() if status != 201}
+        detail = (f"{WORKERS} uvicorn workers, PostgreSQL (fsync on), {CONNECTIONS} keep-alive connections, "
+                  f"{SECONDS:.0f} s after {WARMUP:.0f} s warm-up, {SUBJECTS:,} subjects, Panasonic policy"
+                  f"{', Prefer: return=minimal' if MINIMAL else ', full answer (event, receipt, state)'}")
+        yield {"name": "consent events over HTTP: writes/s", "value": rate, "unit": "writes/s",
+               "target": ">= 1,500 writes/s", "met": rate >= 1500, "detail": detail}
+        yield {"name": "consent events over HTTP: p99 latency", "value": p99, "unit": "ms",
+               "target": "<= 50 ms", "met": p99 <= 50, "detail": f"median {p50:.1f} ms; non-201 answers: "
+                                                                   f"{others or 'none'}; errors: {tally.errors}"}
+        yield {"name": "consent events over HTTP: none lost", "value": "yes" if found == min(5000, len(tally.uids))
+               and consistent else "NO", "detail": f"{stored:,} events in the ledger, last {min(5000, len(tally.uids)):,} "
+               f"answered uids all found; rebuild --check {'passes' if consistent else 'FAILS'}"}
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        postgres.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    for row in run():
+        print(row)
