@@ -102,6 +102,19 @@ class ConsentEventCreate(PledgeBase):
     expires_at: dt.datetime | None = Field(default=None, description="when a consent lapses, if it does")
 
 
+class ConsentEventBatchItem(ConsentEventCreate):
+    """One event of a batch, with its own idempotency key."""
+
+    idempotency_key: str | None = Field(default=None, max_length=128,
+                                        description="the same key never records twice")
+
+
+class ConsentEventBatch(PledgeBase):
+    """Events recorded in one transaction: all of them, or (on any bad one) none."""
+
+    events: list[ConsentEventBatchItem] = Field(min_length=1, max_length=1000)
+
+
 class RequestContext(PledgeBase):
     """What the transport knows about the request: kept only as far as the policy allows."""
 
@@ -159,6 +172,15 @@ class SubjectStateRead(PledgeBase):
     limit_sensitive: bool
     channels_off: list[str]
     cookie_categories: list[str]
+
+
+class BatchRecordedRead(PledgeBase):
+    """The answer to a batch: each event (new, or already recorded under its key), in order."""
+
+    created: int
+    replayed: int
+    events: list[ConsentEventRead]
+    gpc_events: list[ConsentEventRead] = Field(default_factory=list)
 
 
 class RecordedRead(PledgeBase):

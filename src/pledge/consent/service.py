@@ -305,6 +305,26 @@ def record_event(*, session: Session, policy: CompiledPolicy, event_in: ConsentE
     return recorded
 
 
+def record_events(*, session: Session, policy: CompiledPolicy,
+                  items: Sequence[tuple[ConsentEventCreate, RequestContext]],
+                  now: dt.datetime | None = None) -> list[Recorded]:
+    """Record several events in the caller's one transaction, in order; any bad one raises and nothing stays.
+
+    The error's ``field`` is prefixed with the event's index (``events.3.purpose``).
+    """
+    now = now or utcnow()
+    recorded: list[Recorded] = []
+    for index, (event_in, context) in enumerate(items):
+        try:
+            recorded.append(record_event(session=session, policy=policy, event_in=event_in, context=context,
+                                         now=now))
+        except (ConsentError, subjects.SubjectError) as exc:
+            exc.field = f"events.{index}.{exc.field}" if exc.field else f"events.{index}"
+            exc.args = (f"event {index}: {exc}",)
+            raise
+    return recorded
+
+
 def honour_gpc(*, session: Session, policy: CompiledPolicy, subject: DataSubject,
                identity: SubjectIdentity | None = None, now: dt.datetime | None = None) -> ConsentEvent | None:
     """Record a Global Privacy Control signal as an opt-out of sale and sharing, where the law recognises it.
@@ -317,7 +337,7 @@ def honour_gpc(*, session: Session, policy: CompiledPolicy, subject: DataSubject
     jurisdiction = policy.jurisdictions.get(code)
     if jurisdiction is None or OptOutSignal.GPC not in jurisdiction.opt_out_signals:
         return None
-    current = session.get(ConsentStateRow, (subject.id, Aspect.GPC, "", ""))
+    current = session.get(ConsentStateRow, (subject.id, Aspect.GPC, "", ""), populate_existing=True)
     if current is not None and current.value == "on":
         return None
     now = now or utcnow()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import phonenumbers
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from pledge.policy import CompiledPolicy
@@ -259,15 +259,19 @@ def ensure_subject(*, session: Session, policy: CompiledPolicy, identity: Identi
     residence = check_residence(policy, residence)
     band = check_age_band(age_band)
     subject = DataSubject(id=uuid.uuid4().hex, residence=residence, birth_date=birth_date, age_band=band, version=0)
-    new_identity = SubjectIdentity(subject=subject, kind=identity.kind.value, value=identity.value)
-    try:
-        with session.begin_nested():
-            session.add_all([subject, new_identity])
-            session.flush()
-    except IntegrityError:
+    session.add(subject)
+    session.flush()
+    # No savepoint (SQLite's driver would commit it): the unique index decides who created the person.
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (insert(SubjectIdentity)
+                 .values(subject_id=subject.id, kind=identity.kind.value, value=identity.value, created_at=utcnow())
+                 .on_conflict_do_nothing(index_elements=["kind", "value"]).returning(SubjectIdentity))
+    new_identity = session.scalars(statement).one_or_none()
+    if new_identity is None:
+        session.delete(subject)
+        session.flush()
         stored = find_identity(session=session, identity=identity)
-        if stored is None:
-            raise
+        assert stored is not None, "the identity's unique index refused it, so it exists"
         return get_subject(session=session, subject_id=stored.subject_id), stored, False
     return subject, new_identity, True
 

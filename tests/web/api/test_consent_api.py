@@ -177,3 +177,29 @@ def test_openapi_documents_the_v1_routes(anonymous: TestClient) -> None:
                  "/api/v1/decisions", "/api/v1/decisions/bulk"]:
         assert path in spec["paths"]
     assert anonymous.get("/docs", follow_redirects=False).headers["location"] == "/api/docs"
+
+
+# --- batches ---------------------------------------------------------------------------------------------
+
+
+def test_a_batch_records_every_event_in_order(api: TestClient) -> None:
+    events = [{**GRANT, "idempotency_key": "b-1"},
+              {**GRANT, "kind": "consent_withdrawn", "collection_point": "email_link", "idempotency_key": "b-2"},
+              {**GRANT, "subject": "bob@example.com", "idempotency_key": "b-3"}]
+    response = api.post("/api/v1/consent-events/batch", json={"events": events})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["created"], body["replayed"]) == (3, 0)
+    assert [e["kind"] for e in body["events"]] == ["consent_granted", "consent_withdrawn", "consent_granted"]
+    again = api.post("/api/v1/consent-events/batch", json={"events": events}).json()
+    assert (again["created"], again["replayed"]) == (0, 3)
+    state = api.get("/api/v1/subjects/ann@example.com/state").json()
+    assert state["consents"][0]["status"] == "withdrawn"
+
+
+def test_a_batch_with_one_bad_event_writes_nothing(api: TestClient) -> None:
+    events = [GRANT, {**GRANT, "subject": "bob@example.com", "purpose": "orders"}]
+    body = _problem(api.post("/api/v1/consent-events/batch", json={"events": events}), 422)
+    assert body["errors"][0]["field"] == "events.1.purpose"
+    assert body["detail"].startswith("event 1: ")
+    assert api.get("/api/v1/subjects/ann@example.com/state").status_code == 404

@@ -26,6 +26,8 @@ from pledge.bootstrap import Container
 from pledge.consent import asks, service
 from pledge.consent.receipts import receipt
 from pledge.consent.schemas import (
+    BatchRecordedRead,
+    ConsentEventBatch,
     ConsentEventCreate,
     ConsentEventRead,
     RecordedRead,
@@ -145,6 +147,32 @@ def record_consent_event(
         return RecordedRead(created=recorded.created, event=read,
                             receipt=receipt(policy=container.policy, event=recorded.event, identity_kind=read.identity),
                             gpc_event=gpc_read, state=_state(session, container, recorded.subject))
+
+
+@v1.post("/consent-events/batch", response_model=BatchRecordedRead, name="api_record_consent_events")
+def record_consent_events(
+    batch: ConsentEventBatch, request: Request, container: ContainerDep,
+    _caller: Annotated[Caller, Depends(require(Scope.CONSENT_WRITE))], sec_gpc: GpcHeader = None,
+) -> BatchRecordedRead:
+    """Append up to 1,000 events in one transaction (a CRM import, an app syncing offline choices).
+
+    All or nothing: a bad event is a 4xx problem naming it (``events.3.purpose``) and none is written.
+    Each event may carry its own ``idempotency_key``.
+    """
+    items = []
+    for item in batch.events:
+        fields = item.model_dump(exclude={"idempotency_key"}, exclude_unset=True)
+        items.append((ConsentEventCreate.model_validate(fields),
+                      _context(request, sec_gpc, item.idempotency_key)))
+    with problems(), container.unit_of_work() as session:
+        recorded = service.record_events(session=session, policy=container.policy, items=items)
+        session.commit()
+        events = [service.event_read(session=session, event=r.event, identity_kind=r.identity_kind)
+                  for r in recorded]
+        gpc = [service.event_read(session=session, event=r.gpc_event, identity_kind=r.identity_kind)
+               for r in recorded if r.gpc_event is not None]
+    created = sum(1 for r in recorded if r.created)
+    return BatchRecordedRead(created=created, replayed=len(recorded) - created, events=events, gpc_events=gpc)
 
 
 @v1.get("/consent-events/{uid}/receipt", name="api_consent_receipt")
