@@ -31,6 +31,7 @@ from pledge.datamap import (
     plan_erasure,
     rectify,
 )
+from pledge.datamap.fides import import_fides
 from pledge.policy import PolicyError, load_compiled
 from pledge.subjects.identities import Identity, IdentityError, parse
 
@@ -202,3 +203,42 @@ def rectify_command(
     if result.status is not ErasureStatus.COMPLETED:
         fail(f"rectification stopped: {result.error}; run it again to finish")
     typer.echo(f"{result.rows} row(s) corrected")
+
+
+@app.command("import-fides")
+def import_fides_command(
+    source: Annotated[Path, typer.Argument(help="A Fides dataset YAML file.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the annotations to.")] = DEFAULT_DATASETS,
+    notice: Annotated[str | None, typer.Option(
+        "--notice", help="Map categories onto this notice's data categories only (default: every notice's).")] = None,
+) -> None:
+    """Translate Fides dataset YAML into annotations (categories via the policy's fides_categories); check them."""
+    policy = _categories()
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"{source}: {exc.strerror or exc}")
+    categories = policy.data_categories.values()
+    if notice is not None:
+        if notice not in policy.notices:
+            fail(f"no notice {notice!r} in the policy (known: {', '.join(policy.notices)})")
+        categories = [policy.data_categories[c] for c in policy.notices[notice].data_categories]
+    try:
+        imported = import_fides(text, {c.id: c.fides_categories for c in categories})
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        fail(f"{source}: not a Fides dataset file ({exc})")
+    if not imported.datasets:
+        fail(f"{source}: no 'dataset:' entries found")
+    for path in imported.write(out):
+        typer.echo(f"wrote {path}")
+    for note in imported.notes:
+        typer.echo(f"note: {note}")
+    try:
+        problems = check_datamap(load_datamap_folder(out), policy.data_categories.keys())
+    except DatamapError as exc:
+        problems = exc.problems
+    for problem in problems:
+        typer.echo(str(problem))
+    errors = sum(1 for p in problems if p.severity == "error")
+    typer.echo(f"{out}: {errors} error(s), {len(problems) - errors} warning(s)")
+    raise typer.Exit(code=1 if errors else 0)

@@ -90,6 +90,12 @@ def _prepare(dataset: DemoDataset, location: Location) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+        fresh = sqlite3.connect(path)
+        try:  # larger pages: fewer page splits while millions of rows go in
+            fresh.execute("PRAGMA page_size=16384")
+            fresh.execute("PRAGMA journal_mode=WAL")
+        finally:
+            fresh.close()
     elif location.schema is None:
         _ensure_postgres_database(location.url)
     engine = make_engine(location.url)
@@ -135,7 +141,8 @@ class _Writer:
         self.sqlite = _is_sqlite(location.url)
         if self.sqlite:
             self.conn: Any = sqlite3.connect(_sqlite_path(location.url), isolation_level=None)
-            for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-200000", "temp_store=MEMORY"):
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-200000", "temp_store=MEMORY",
+                           "locking_mode=EXCLUSIVE"):
                 self.conn.execute(f"PRAGMA {pragma}")
         else:
             self.conn = psycopg.connect(_psycopg_dsn(location.url))
