@@ -127,7 +127,8 @@ def import_fides(text: str, policy_categories: Mapping[str, Collection[str]]) ->
                     target_dataset = ids.get(reference.get("dataset", ""), _safe(str(reference.get("dataset", ""))))
                     target = f"{target_dataset}.{reference['field']}"
                     if reference.get("direction", "from") == "to":
-                        back_references.append((target_dataset, *str(reference["field"]).split(".", 1),
+                        table_name, _, field_name = str(reference["field"]).partition(".")
+                        back_references.append((target_dataset, table_name, field_name,
                                                 f"{dataset_id}.{collection['name']}.{name}"))
                     elif "references" in entry:
                         result.notes.append(f"{dataset_id}.{collection['name']}.{name}: only the first reference kept")
@@ -146,13 +147,13 @@ def import_fides(text: str, policy_categories: Mapping[str, Collection[str]]) ->
         dataset["tables"] = tables
         result.datasets.append(dataset)
     for target_dataset, table, field_name, source in back_references:
-        entry = _find(result.datasets, target_dataset, table, field_name)
-        if entry is None:
+        target_entry = _find(result.datasets, target_dataset, table, field_name)
+        if target_entry is None:
             result.notes.append(f"{source}: reference to {target_dataset}.{table}.{field_name}, not found")
-        elif "references" in entry:
+        elif "references" in target_entry:
             result.notes.append(f"{target_dataset}.{table}.{field_name}: only the first reference kept")
         else:
-            entry["references"] = source
+            target_entry["references"] = source
     return result
 
 
