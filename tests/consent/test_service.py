@@ -300,3 +300,23 @@ def test_a_browser_linked_at_login_brings_its_consent_history(session: Session, 
     assert _decide(session, consent_policy, "C-100", "ads")
     assert _decide(session, consent_policy, "browser:b-77", "ads")
     assert service.rebuild(session=session).consistent
+
+
+def test_a_batch_keeps_the_identity_each_event_used(session: Session, consent_policy: CompiledPolicy) -> None:
+    """Issue 3 item 2: each event keeps the identity used, also when one run of events names a person twice."""
+    service.record_event(session=session, policy=consent_policy, event_in=service.ConsentEventCreate(
+        subject="ann@example.com", residence="DE", kind="consent_granted", purpose="newsletter",
+        collection_point="app"))
+    ann = service.subjects.lookup(session=session, reference=service.subjects.parse_reference("ann@example.com"))
+    assert ann is not None
+    service.subjects.link_identity(session=session, policy=consent_policy, subject=ann,
+                                   identity=service.subjects.to_identity("phone", "+4930901820"))
+    items = [(service.ConsentEventCreate(subject=subject, kind="channel_switched_off", target=channel,
+                                         collection_point="app"), RequestContext())
+             for subject, channel in [("+4930901820", "sms"), ("ann@example.com", "email"),
+                                      ("new@example.com", "sms"), ("new@example.com", "email")]]
+    recorded = service.record_events(session=session, policy=consent_policy, items=items)
+    assert [r.identity_kind for r in recorded] == ["phone", "email", "email", "email"]
+    assert recorded[0].subject.id == recorded[1].subject.id == ann.id
+    assert recorded[2].subject.id == recorded[3].subject.id != ann.id
+    assert service.rebuild(session=session).consistent

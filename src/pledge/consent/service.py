@@ -14,16 +14,17 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from sqlalchemy import ScalarSelect, delete, func, insert, select, tuple_
+from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pledge.consent.models import ConsentEvent, ConsentStateRow
-from pledge.consent.projection import Aspect, Effect, StateKey, StateValue, differences, effects, replay
+from pledge.consent.projection import Aspect, StateKey, StateValue, differences, effects, replay
 from pledge.consent.schemas import (
     CHANNEL_KINDS,
     CONSENT_KINDS,
@@ -254,55 +255,8 @@ class Recorded:
 def record_event(*, session: Session, policy: CompiledPolicy, event_in: ConsentEventCreate,
                  context: RequestContext | None = None, now: dt.datetime | None = None) -> Recorded:
     """Append one event to the ledger and update the projection; validates everything before writing."""
-    context = context or RequestContext()
-    now = now or utcnow()
-    reference = subjects.parse_reference(event_in.subject, residence=event_in.residence)
-    existing, identity = subjects.find_with_identity(session=session, reference=reference)
-    residence = subjects.check_residence(policy, event_in.residence)
-    band = subjects.check_age_band(event_in.age_band)
-    if existing is not None:
-        residence = residence or existing.residence
-    occurred_at = _check_times(event_in, now)
-    resolved = _resolve(policy, event_in, residence or "")
-    known_age = existing is not None and (existing.birth_date is not None or existing.age_band is not None)
-    birth_date = existing.birth_date if existing is not None and known_age else event_in.birth_date
-    age_band = existing.age_band if existing is not None and known_age else band
-    _check_guardian(policy, event_in, resolved, birth_date=birth_date, age_band=age_band, today=now.date())
-    evidence = evidence_hash(event_in)
-    if event_in.expires_at is not None and resolved.kind is not EventKind.CONSENT_GRANTED:
-        raise ConsentError("only a consent grant can expire", field="expires_at")
-
-    subject, identity = _subject_for(session=session, policy=policy, reference=reference, existing=existing,
-                                     identity=identity, residence=residence, birth_date=event_in.birth_date,
-                                     age_band=band)
-    subjects.lock_subject(session=session, subject_id=subject.id)
-    fingerprint = request_hash(event_in) if context.idempotency_key else None
-    if context.idempotency_key:
-        assert fingerprint is not None
-        replayed = _replayed(session=session, key=context.idempotency_key, fingerprint=fingerprint)
-        if replayed is not None:
-            return replayed
-    keep_ip, keep_agent = evidence_allowed(policy, resolved.notice_id)
-    values = dict(
-        uid=uuid.uuid4().hex, subject_id=subject.id, identity_id=identity.id if identity else None,
-        kind=resolved.kind.value, target=resolved.target, notice_id=resolved.notice_id,
-        notice_version=_notice_version(resolved.notice_id), jurisdiction=resolved.jurisdiction,
-        collection_point=event_in.collection_point.value, actor=event_in.actor.value, actor_ref=event_in.actor_ref,
-        evidence_hash=evidence, ip_address=context.ip_address if keep_ip else None,
-        user_agent=(context.user_agent or "")[:512] or None if keep_agent else None,
-        occurred_at=occurred_at, recorded_at=now, expires_at=event_in.expires_at,
-        idempotency_key=context.idempotency_key, request_hash=fingerprint, policy_revision=policy.revision)
-    try:
-        event = session.scalars(insert(ConsentEvent).values(**values).returning(ConsentEvent)).one()
-    except IntegrityError as exc:
-        # Only the idempotency key can collide: the same key, sent for another subject at the same moment.
-        raise IdempotencyConflict(f"idempotency key {context.idempotency_key!r} is in use by another request",
-                                  field="Idempotency-Key") from exc
-    _project(session, subject.id, event)
-    recorded = Recorded(event=event, subject=subject, created=True, identity_kind=identity.kind if identity else None)
-    if context.gpc:
-        recorded.gpc_event = honour_gpc(session=session, policy=policy, subject=subject, identity=identity, now=now)
-    return recorded
+    return _record(session=session, policy=policy, items=[(event_in, context or RequestContext())], now=now,
+                   prefix_errors=False)[0]
 
 
 def record_events(*, session: Session, policy: CompiledPolicy,
@@ -310,19 +264,228 @@ def record_events(*, session: Session, policy: CompiledPolicy,
                   now: dt.datetime | None = None) -> list[Recorded]:
     """Record several events in the caller's one transaction, in order; any bad one raises and nothing stays.
 
-    The error's ``field`` is prefixed with the event's index (``events.3.purpose``).
+    The error's ``field`` is prefixed with the event's index (``events.3.purpose``). The work is
+    set-based: one query finds every subject, one locks them, one inserts every event, one writes
+    the projection, whatever the number of events.
     """
-    now = now or utcnow()
-    recorded: list[Recorded] = []
-    for index, (event_in, context) in enumerate(items):
-        try:
-            recorded.append(record_event(session=session, policy=policy, event_in=event_in, context=context,
-                                         now=now))
-        except (ConsentError, subjects.SubjectError) as exc:
+    return _record(session=session, policy=policy, items=items, now=now, prefix_errors=True)
+
+
+@dataclass
+class _Person:
+    """What recording knows of one person while it checks a run of events: stored, or about to be."""
+
+    subject: DataSubject | None
+    residence: str | None
+    birth_date: dt.date | None
+    age_band: str | None
+    identity: SubjectIdentity | None = None
+    new_identity: Identity | None = None
+
+
+@dataclass
+class _Item:
+    event_in: ConsentEventCreate
+    context: RequestContext
+    person: _Person
+    resolved: Resolved
+    occurred_at: dt.datetime
+    evidence: str | None
+    fingerprint: str | None
+    identity: Identity | None
+    stored_identity: SubjectIdentity | None
+
+    def used_identity(self) -> SubjectIdentity | None:
+        """The stored identity this event named (a new person's, once created)."""
+        if self.stored_identity is not None:
+            return self.stored_identity
+        return self.person.identity if self.identity is not None and self.identity == self.person.new_identity \
+            else None
+
+
+@contextmanager
+def _event_errors(index: int, prefix: bool) -> Iterator[None]:
+    try:
+        yield
+    except (ConsentError, subjects.SubjectError) as exc:
+        if prefix:
             exc.field = f"events.{index}.{exc.field}" if exc.field else f"events.{index}"
             exc.args = (f"event {index}: {exc}",)
-            raise
-    return recorded
+        raise
+
+
+def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[ConsentEventCreate, RequestContext]],
+            now: dt.datetime | None, prefix_errors: bool) -> list[Recorded]:
+    now = now or utcnow()
+    references: list[Identity | str] = []
+    for index, (event_in, _context) in enumerate(items):
+        with _event_errors(index, prefix_errors):
+            references.append(subjects.parse_reference(event_in.subject, residence=event_in.residence))
+    stored = subjects.find_many(session=session, references=references)
+
+    # 1. check every event against the policy, in order, before anything is written
+    people: dict[str, _Person] = {}
+    checked: list[_Item] = []
+    for index, ((event_in, context), reference) in enumerate(zip(items, references, strict=True)):
+        with _event_errors(index, prefix_errors):
+            subject, identity = stored.get(reference, (None, None))
+            if subject is None and not isinstance(reference, Identity):
+                raise subjects.UnknownSubject(f"no subject {reference!r}", field="subject")
+            person_key = subject.id if subject is not None else str(reference)
+            person = people.get(person_key)
+            if person is None:
+                person = people[person_key] = _Person(
+                    subject=subject, residence=subject.residence if subject else None,
+                    birth_date=subject.birth_date if subject else None, age_band=subject.age_band if subject else None,
+                    identity=identity, new_identity=reference if subject is None else None)  # type: ignore[arg-type]
+            residence = subjects.check_residence(policy, event_in.residence) or person.residence
+            band = subjects.check_age_band(event_in.age_band)
+            occurred_at = _check_times(event_in, now)
+            resolved = _resolve(policy, event_in, residence or "")
+            if person.birth_date is None and person.age_band is None and (event_in.birth_date or band):
+                birth_date, age_band = event_in.birth_date, band
+            else:
+                birth_date, age_band = person.birth_date, person.age_band
+            _check_guardian(policy, event_in, resolved, birth_date=birth_date, age_band=age_band, today=now.date())
+            evidence = evidence_hash(event_in)
+            if event_in.expires_at is not None and resolved.kind is not EventKind.CONSENT_GRANTED:
+                raise ConsentError("only a consent grant can expire", field="expires_at")
+            person.residence, person.birth_date, person.age_band = residence, birth_date, age_band
+            fingerprint = request_hash(event_in) if context.idempotency_key else None
+            checked.append(_Item(event_in, context, person, resolved, occurred_at, evidence, fingerprint,
+                                 reference if isinstance(reference, Identity) else None, identity))
+
+    # 2. create the new people, take every person's write lock (in id order: no deadlocks)
+    _create_people(session=session, policy=policy, people=[p for p in people.values() if p.subject is None])
+    for person in people.values():
+        assert person.subject is not None
+        if person.residence and person.subject.residence != person.residence:
+            person.subject.residence = person.residence
+        if person.subject.birth_date is None and person.subject.age_band is None:
+            person.subject.birth_date, person.subject.age_band = person.birth_date, person.age_band
+    subject_ids = sorted({p.subject.id for p in people.values() if p.subject is not None})
+    _lock_all(session, subject_ids, now)
+
+    # 3. idempotency keys already used (earlier, or earlier in this run) answer with their first event
+    keys = [item.context.idempotency_key for item in checked if item.context.idempotency_key]
+    earlier: dict[str, ConsentEvent] = {}
+    if keys:
+        for event in session.scalars(select(ConsentEvent).where(ConsentEvent.idempotency_key.in_(keys))):
+            assert event.idempotency_key is not None
+            earlier[event.idempotency_key] = event
+    versions = _notice_versions(session, {item.resolved.notice_id for item in checked if item.resolved.notice_id})
+    rows: list[dict[str, object]] = []
+    plan: list[tuple[_Item, int | str]] = []  # (item, index into rows, or the idempotency key replayed)
+    fingerprints: dict[str, str | None] = {used: event.request_hash for used, event in earlier.items()}
+    for index, item in enumerate(checked):
+        key = item.context.idempotency_key
+        if key is not None and key in fingerprints:
+            if fingerprints[key] != item.fingerprint:
+                with _event_errors(index, prefix_errors):
+                    raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different request",
+                                              field="Idempotency-Key")
+            plan.append((item, key))
+            continue
+        if key:
+            fingerprints[key] = item.fingerprint
+        rows.append(_event_row(policy, item, versions, now))
+        plan.append((item, len(rows) - 1))
+
+    # 4. append the events, then write the projection (latest event per key wins)
+    inserted: list[ConsentEvent] = []
+    if rows:
+        try:
+            inserted = list(session.scalars(insert(ConsentEvent).returning(ConsentEvent, sort_by_parameter_order=True),
+                                            rows))
+        except IntegrityError as exc:
+            raise IdempotencyConflict("an idempotency key is in use by another request at the same moment",
+                                      field="Idempotency-Key") from exc
+        _project_all(session, inserted)
+    by_key = {event.idempotency_key: event for event in inserted if event.idempotency_key}
+    results: list[Recorded] = []
+    for item, where in plan:
+        subject = item.person.subject
+        assert subject is not None
+        used = item.used_identity()
+        kind = used.kind if used is not None else None
+        if isinstance(where, int):
+            results.append(Recorded(event=inserted[where], subject=subject, created=True, identity_kind=kind))
+        else:
+            event = earlier.get(where) or by_key[where]
+            results.append(Recorded(event=event, subject=subject, created=False, identity_kind=kind))
+
+    # 5. Global Privacy Control, once per person whose request carried it
+    honoured: set[str] = set()
+    for result, (item, _where) in zip(results, plan, strict=True):
+        if item.context.gpc and result.subject.id not in honoured:
+            honoured.add(result.subject.id)
+            result.gpc_event = honour_gpc(session=session, policy=policy, subject=result.subject,
+                                          identity=item.used_identity(), now=now)
+    return results
+
+
+def _event_row(policy: CompiledPolicy, item: _Item, versions: dict[str, int], now: dt.datetime) -> dict[str, object]:
+    resolved, event_in, context = item.resolved, item.event_in, item.context
+    keep_ip, keep_agent = evidence_allowed(policy, resolved.notice_id)
+    subject = item.person.subject
+    assert subject is not None
+    identity = item.used_identity()
+    return {
+        "uid": uuid.uuid4().hex, "subject_id": subject.id, "identity_id": identity.id if identity else None,
+        "kind": resolved.kind.value, "target": resolved.target, "notice_id": resolved.notice_id,
+        "notice_version": versions.get(resolved.notice_id), "jurisdiction": resolved.jurisdiction,
+        "collection_point": event_in.collection_point.value, "actor": event_in.actor.value,
+        "actor_ref": event_in.actor_ref, "evidence_hash": item.evidence,
+        "ip_address": context.ip_address if keep_ip else None,
+        "user_agent": ((context.user_agent or "")[:512] or None) if keep_agent else None,
+        "occurred_at": item.occurred_at, "recorded_at": now, "expires_at": event_in.expires_at,
+        "idempotency_key": context.idempotency_key, "request_hash": item.fingerprint,
+        "policy_revision": policy.revision}
+
+
+def _create_people(*, session: Session, policy: CompiledPolicy, people: Sequence[_Person]) -> None:
+    """Insert the new subjects and their identities; one that someone else created meanwhile is theirs."""
+    for person in people:
+        assert person.new_identity is not None
+        person.subject, person.identity, _created = subjects.ensure_subject(
+            session=session, policy=policy, identity=person.new_identity, residence=person.residence,
+            birth_date=person.birth_date, age_band=person.age_band)
+
+
+def _lock_all(session: Session, subject_ids: Sequence[str], now: dt.datetime) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(DataSubject.id).where(DataSubject.id.in_(subject_ids))
+                        .order_by(DataSubject.id).with_for_update())
+    session.execute(update(DataSubject).where(DataSubject.id.in_(subject_ids))
+                    .values(version=DataSubject.version + 1, updated_at=now)
+                    .execution_options(synchronize_session=False))
+
+
+def _notice_versions(session: Session, notice_ids: set[str]) -> dict[str, int]:
+    """The published version in force of each notice, read in this transaction."""
+    if not notice_ids:
+        return {}
+    query = (select(NoticeVersion.notice_id, func.max(NoticeVersion.number))
+             .where(NoticeVersion.notice_id.in_(notice_ids)).group_by(NoticeVersion.notice_id))
+    return {notice_id: int(number) for notice_id, number in session.execute(query)}
+
+
+def _project_all(session: Session, events: Sequence[ConsentEvent]) -> None:
+    """Write the effects of many events in one statement, keeping only the latest per key."""
+    latest: dict[tuple[str, str, str, str], dict[str, object]] = {}
+    for event in events:
+        for effect in effects(kind=EventKind(event.kind), notice_id=event.notice_id, target=event.target,
+                              collection_point=event.collection_point, expires_at=event.expires_at):
+            key = (event.subject_id, effect.aspect, effect.notice_id, effect.target)
+            current = latest.get(key)
+            if current is not None and (current["occurred_at"], current["event_id"]) >= (event.occurred_at, event.id):
+                continue
+            latest[key] = {"subject_id": event.subject_id, "aspect": effect.aspect, "notice_id": effect.notice_id,
+                           "target": effect.target, "value": effect.value, "expires_at": effect.expires_at,
+                           "occurred_at": event.occurred_at, "event_id": event.id}
+    rows = list(latest.values())
+    for start in range(0, len(rows), 500):
+        _upsert_rows(session, rows[start:start + 500])
 
 
 def honour_gpc(*, session: Session, policy: CompiledPolicy, subject: DataSubject,
@@ -358,22 +521,12 @@ def gpc_for(*, session: Session, policy: CompiledPolicy, reference: str,
             residence: str | None = None) -> tuple[DataSubject, ConsentEvent | None]:
     """Honour a GPC signal for the person or browser a request names, creating the subject if new."""
     parsed = subjects.parse_reference(reference, residence=residence)
-    existing, identity = subjects.find_with_identity(session=session, reference=parsed)
-    subject, identity = _subject_for(session=session, policy=policy, reference=parsed, existing=existing,
-                                     identity=identity, residence=subjects.check_residence(policy, residence),
-                                     birth_date=None, age_band=None)
+    subject, identity = subjects.find_with_identity(session=session, reference=parsed)
+    if subject is None:
+        assert isinstance(parsed, Identity)
+        subject, identity, _created = subjects.ensure_subject(
+            session=session, policy=policy, identity=parsed, residence=subjects.check_residence(policy, residence))
     return subject, honour_gpc(session=session, policy=policy, subject=subject, identity=identity)
-
-
-def _replayed(*, session: Session, key: str, fingerprint: str) -> Recorded | None:
-    event = session.scalars(select(ConsentEvent).where(ConsentEvent.idempotency_key == key)).one_or_none()
-    if event is None:
-        return None
-    if event.request_hash != fingerprint:
-        raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different request",
-                                  field="Idempotency-Key")
-    return Recorded(event=event, subject=subjects.get_subject(session=session, subject_id=event.subject_id),
-                    created=False)
 
 
 def _check_times(event_in: ConsentEventCreate, now: dt.datetime) -> dt.datetime:
@@ -405,49 +558,19 @@ def _check_guardian(policy: CompiledPolicy, event_in: ConsentEventCreate, resolv
                         f"({limit.source}): a guardian cannot act for them", field="actor")
 
 
-def _subject_for(*, session: Session, policy: CompiledPolicy, reference: Identity | str,
-                 existing: DataSubject | None, identity: SubjectIdentity | None, residence: str | None,
-                 birth_date: dt.date | None, age_band: str | None) -> tuple[DataSubject, SubjectIdentity | None]:
-    if existing is None:
-        assert isinstance(reference, Identity)
-        subject, identity, created = subjects.ensure_subject(
-            session=session, policy=policy, identity=reference, residence=residence, birth_date=birth_date,
-            age_band=age_band)
-        if created:
-            return subject, identity
-    else:
-        subject = existing
-    if residence and subject.residence != residence:
-        subject.residence = residence
-    if subject.birth_date is None and subject.age_band is None and (birth_date or age_band):
-        subject.birth_date, subject.age_band = birth_date, age_band
-    return subject, identity
-
-
-def _notice_version(notice_id: str) -> ScalarSelect[int | None] | None:
-    """The published version in force, read inside the INSERT itself (no extra round trip, never stale)."""
-    if not notice_id:
-        return None
-    return select(func.max(NoticeVersion.number)).where(NoticeVersion.notice_id == notice_id).scalar_subquery()
-
-
 # --- the projection ---------------------------------------------------------------------------------
 
 
 def _project(session: Session, subject_id: str, event: ConsentEvent) -> None:
-    """Write the event's effects onto the subject's projection rows, keeping only the latest per key."""
-    for effect in effects(kind=EventKind(event.kind), notice_id=event.notice_id, target=event.target,
-                          collection_point=event.collection_point, expires_at=event.expires_at):
-        _upsert(session, subject_id, effect, event)
+    """Write one event's effects onto the subject's projection rows."""
+    _project_all(session, [event])
 
 
-def _upsert(session: Session, subject_id: str, effect: Effect, event: ConsentEvent) -> None:
-    values = {"subject_id": subject_id, "aspect": effect.aspect, "notice_id": effect.notice_id,
-              "target": effect.target, "value": effect.value, "expires_at": effect.expires_at,
-              "occurred_at": event.occurred_at, "event_id": event.id}
+def _upsert_rows(session: Session, rows: list[dict[str, object]]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE, but only where the incoming event is later than the stored one."""
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(ConsentStateRow).values(**values)
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_(ConsentStateRow).values(rows)
     newer = tuple_(statement.excluded.occurred_at, statement.excluded.event_id) > tuple_(
         ConsentStateRow.occurred_at, ConsentStateRow.event_id)
     statement = statement.on_conflict_do_update(

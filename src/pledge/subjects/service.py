@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 
 import phonenumbers
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -184,6 +184,28 @@ def find_with_identity(*, session: Session, reference: Identity | str,
     if subject.merged_into_id is not None:
         subject = get_subject(session=session, subject_id=subject.id)
     return subject, stored
+
+
+def find_many(*, session: Session, references: Sequence[Identity | str],
+              ) -> dict[Identity | str, tuple[DataSubject, SubjectIdentity | None]]:
+    """The subjects many references name, in one query for all the identities; unknown ones are left out."""
+    found: dict[Identity | str, tuple[DataSubject, SubjectIdentity | None]] = {}
+    identities = list(dict.fromkeys(r for r in references if isinstance(r, Identity)))
+    if identities:
+        query = (select(SubjectIdentity, DataSubject)
+                 .join(DataSubject, SubjectIdentity.subject_id == DataSubject.id)
+                 .where(tuple_(SubjectIdentity.kind, SubjectIdentity.value).in_(
+                     [(i.kind.value, i.value) for i in identities])))
+        for stored, subject in session.execute(query):
+            if subject.merged_into_id is not None:
+                subject = get_subject(session=session, subject_id=subject.id)
+            found[Identity(IdentityKind(stored.kind), stored.value)] = (subject, stored)
+    for reference in dict.fromkeys(r for r in references if isinstance(r, str)):
+        try:
+            found[reference] = (get_subject(session=session, subject_id=reference), None)
+        except UnknownSubject:
+            continue
+    return found
 
 
 def lookup(*, session: Session, reference: Identity | str) -> DataSubject | None:
