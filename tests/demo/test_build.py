@@ -140,6 +140,10 @@ def test_a_postgresql_build_puts_each_dataset_in_its_schema_with_the_same_people
         with systems.engine("accounts").connect() as conn:
             pg = conn.execute(text('SELECT customer_number, email, birth_date FROM "accounts"."customers" '
                                    "ORDER BY id")).all()
+            keys = conn.execute(text("SELECT count(*) FROM information_schema.table_constraints "
+                                     "WHERE constraint_type = 'FOREIGN KEY'")).scalar_one()
+        expected = sum(len(t.foreign_key_constraints) for d in build_datasets(schemas=True).values() for t in d.tables)
+        assert keys == expected > 0  # added after the rows, enforced from then on
     finally:
         systems.dispose()
     conn = sqlite3.connect(tmp_path / "accounts.db")

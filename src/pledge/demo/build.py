@@ -21,7 +21,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from sqlalchemy import text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import AddConstraint, CreateTable
 
 from pledge.datamap.connector import Location, resolve
 from pledge.demo.generate import CHUNK, Pools, chunk_rows, make_pools, people
@@ -106,7 +108,11 @@ def _prepare(dataset: DemoDataset, location: Location) -> None:
                 conn.execute(text(f'CREATE SCHEMA "{location.schema}"'))
             else:
                 dataset.metadata.drop_all(conn)
-            dataset.metadata.create_all(conn)
+            if location.schema is None and _is_sqlite(location.url):
+                dataset.metadata.create_all(conn)  # SQLite checks no foreign key while the raw loader writes
+            else:
+                for table in dataset.tables:  # PostgreSQL would check each row: the keys come after the rows
+                    conn.execute(CreateTable(table, include_foreign_key_constraints=[]))
     finally:
         engine.dispose()
 
@@ -179,6 +185,10 @@ class _Writer:
     def finish(self) -> None:
         for statement in _index_statements(self.dataset, self.location):
             self.conn.execute(statement)
+        if not self.sqlite:
+            for table in self.dataset.tables:
+                for constraint in table.foreign_key_constraints:
+                    self.conn.execute(str(AddConstraint(constraint).compile(dialect=postgresql.dialect())))
         if self.sqlite:
             self.conn.execute("PRAGMA journal_mode=WAL")
         else:

@@ -242,7 +242,7 @@ def build_datasets(schemas: bool = False) -> dict[str, DemoDataset]:
     dataset("products", "Product registrations", products, (("registrations", "customer_number"),))
     dataset("shop", "Online shop: orders and invoices", shop,
             (("orders", "customer_number"), ("orders", "email"), ("order_lines", "order_id"),
-             ("invoices", "order_id")), (("invoices", "invoice_number"),))
+             ("invoices", "order_id"), ("invoices", "email")), (("invoices", "invoice_number"),))
     dataset("support", "Customer support: tickets and call recordings", support,
             (("tickets", "customer_number"), ("tickets", "email"), ("tickets", "phone"),
              ("call_recordings", "ticket_id")))
