@@ -188,7 +188,7 @@ class _Writer:
         if not self.sqlite:
             for table in self.dataset.tables:
                 for constraint in table.foreign_key_constraints:
-                    self.conn.execute(str(AddConstraint(constraint).compile(dialect=postgresql.dialect())))
+                    self.conn.execute(str(AddConstraint(constraint).compile(dialect=postgresql.dialect())))  # type: ignore[no-untyped-call]
         if self.sqlite:
             self.conn.execute("PRAGMA journal_mode=WAL")
         else:
