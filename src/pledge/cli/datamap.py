@@ -72,7 +72,7 @@ def _open(datasets: Path, url: str | None) -> tuple[DataMap, Systems]:
     except DatamapError as exc:
         fail(f"the data map in {datasets} has {len(exc.problems)} error(s); run `pledge datamap check {datasets}`")
     systems_url = url or default_systems_url(load_settings())
-    return datamap, Systems.from_url([d.id for d in datamap.datasets], systems_url)
+    return datamap, Systems.for_datamap(datamap, systems_url)
 
 
 def _identities(datamap: DataMap, subjects: list[str]) -> list[Identity]:

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from pledge.datamap.checks import SAFE_IDENTIFIER
+from pledge.datamap.graph import DataMap
 from pledge.settings import Settings
 from pledge.store import make_engine
 
@@ -77,6 +78,11 @@ class Systems:
         """Place each dataset under the systems URL, or at its override."""
         overrides = overrides or {}
         return cls({d: resolve(d, overrides.get(d, url)) for d in datasets})
+
+    @classmethod
+    def for_datamap(cls, datamap: DataMap, url: str, overrides: Mapping[str, str] | None = None) -> Systems:
+        """Every dataset of the data map, placed under the systems URL (or at its override)."""
+        return cls.from_url([d.id for d in datamap.datasets], url, overrides)
 
     def location(self, dataset: str) -> Location:
         try:
