@@ -444,16 +444,38 @@ def _event_row(policy: CompiledPolicy, item: _Item, versions: dict[str, int], no
 
 
 def _create_people(*, session: Session, policy: CompiledPolicy, people: Sequence[_Person]) -> None:
-    """Insert the new subjects and their identities; one that someone else created meanwhile is theirs."""
-    for person in people:
+    """Insert the new subjects and their identities in two statements; one someone else created meanwhile is theirs."""
+    if not people:
+        return
+    if len(people) == 1:
+        person = people[0]
         assert person.new_identity is not None
         person.subject, person.identity, _created = subjects.ensure_subject(
             session=session, policy=policy, identity=person.new_identity, residence=person.residence,
             birth_date=person.birth_date, age_band=person.age_band)
+        return
+    for person in people:
+        person.subject = DataSubject(id=uuid.uuid4().hex, residence=person.residence, birth_date=person.birth_date,
+                                     age_band=person.age_band, version=0)
+    session.add_all([person.subject for person in people if person.subject is not None])
+    session.flush()
+    created = subjects.insert_identities(session=session, rows=[
+        (person.subject.id, person.new_identity) for person in people
+        if person.subject is not None and person.new_identity is not None])
+    for person in people:
+        assert person.new_identity is not None and person.subject is not None
+        person.identity = created.get(person.new_identity)
+        if person.identity is None:  # created by a concurrent request: use theirs
+            session.delete(person.subject)
+            session.flush()
+            person.subject, person.identity = subjects.find_with_identity(session=session,
+                                                                          reference=person.new_identity)
+            assert person.subject is not None
 
 
 def _lock_all(session: Session, subject_ids: Sequence[str], now: dt.datetime) -> None:
-    if session.get_bind().dialect.name == "postgresql":
+    """Every person's write lock, taken in id order so two runs of events never wait for each other in a circle."""
+    if len(subject_ids) > 1 and session.get_bind().dialect.name == "postgresql":
         session.execute(select(DataSubject.id).where(DataSubject.id.in_(subject_ids))
                         .order_by(DataSubject.id).with_for_update())
     session.execute(update(DataSubject).where(DataSubject.id.in_(subject_ids))

@@ -298,6 +298,22 @@ def ensure_subject(*, session: Session, policy: CompiledPolicy, identity: Identi
     return subject, new_identity, True
 
 
+def insert_identities(*, session: Session, rows: Sequence[tuple[str, Identity]]) -> dict[Identity, SubjectIdentity]:
+    """Insert (subject id, identity) pairs in one statement; an identity that already exists is skipped.
+
+    Returns the identities inserted; one missing from the answer belongs to someone else.
+    """
+    if not rows:
+        return {}
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    now = utcnow()
+    statement = (insert(SubjectIdentity)
+                 .values([{"subject_id": subject_id, "kind": identity.kind.value, "value": identity.value,
+                           "created_at": now} for subject_id, identity in rows])
+                 .on_conflict_do_nothing(index_elements=["kind", "value"]).returning(SubjectIdentity))
+    return {Identity(IdentityKind(stored.kind), stored.value): stored for stored in session.scalars(statement)}
+
+
 def update_subject(*, session: Session, policy: CompiledPolicy, subject: DataSubject,
                    residence: str | None = None, birth_date: dt.date | None = None,
                    age_band: str | None = None) -> DataSubject:
