@@ -17,11 +17,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# PostgreSQL (tests start their own server from these binaries) and Chromium (browser tests).
+# PostgreSQL and Redis (tests start their own servers from these binaries) and Chromium (browser tests).
 system-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then \
-	  echo "installing postgresql and chromium from Debian's packages"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium >/dev/null; \
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ] \
+	    || [ ! -x /usr/bin/redis-server ]; then \
+	  echo "installing postgresql, redis-server and chromium from Debian's packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server chromium \
+	    >/dev/null; \
 	fi
 
 demo: setup

@@ -1,0 +1,1 @@
+"""Background work of rights requests (filled in below)."""
