@@ -13,14 +13,13 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import ScalarSelect, delete, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pledge.consent.models import ConsentEvent, ConsentStateRow
@@ -355,7 +354,7 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
             checked.append(_Item(event_in, context, person, resolved, occurred_at, evidence, fingerprint,
                                  reference if isinstance(reference, Identity) else None, identity))
 
-    # 2. create the new people, take every person's write lock (in id order: no deadlocks)
+    # 2. create the new people; note what people told us about their residence and age
     _create_people(session=session, policy=policy, people=[p for p in people.values() if p.subject is None])
     for person in people.values():
         assert person.subject is not None
@@ -363,20 +362,12 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
             person.subject.residence = person.residence
         if person.subject.birth_date is None and person.subject.age_band is None:
             person.subject.birth_date, person.subject.age_band = person.birth_date, person.age_band
-    subject_ids = sorted({p.subject.id for p in people.values() if p.subject is not None})
-    _lock_all(session, subject_ids, now)
 
-    # 3. idempotency keys already used (earlier, or earlier in this run) answer with their first event
-    keys = [item.context.idempotency_key for item in checked if item.context.idempotency_key]
-    earlier: dict[str, ConsentEvent] = {}
-    if keys:
-        for event in session.scalars(select(ConsentEvent).where(ConsentEvent.idempotency_key.in_(keys))):
-            assert event.idempotency_key is not None
-            earlier[event.idempotency_key] = event
-    versions = _notice_versions(session, {item.resolved.notice_id for item in checked if item.resolved.notice_id})
+    # 3. a key seen earlier in this run answers with that event (or is a conflict)
     rows: list[dict[str, object]] = []
     plan: list[tuple[_Item, int | str]] = []  # (item, index into rows, or the idempotency key replayed)
-    fingerprints: dict[str, str | None] = {used: event.request_hash for used, event in earlier.items()}
+    fingerprints: dict[str, str | None] = {}
+    versions: dict[str, ScalarSelect[int | None]] = {}
     for index, item in enumerate(checked):
         key = item.context.idempotency_key
         if key is not None and key in fingerprints:
@@ -386,33 +377,40 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
                                               field="Idempotency-Key")
             plan.append((item, key))
             continue
-        if key:
+        if key is not None:
             fingerprints[key] = item.fingerprint
         rows.append(_event_row(policy, item, versions, now))
         plan.append((item, len(rows) - 1))
 
-    # 4. append the events, then write the projection (latest event per key wins)
-    inserted: list[ConsentEvent] = []
+    # 4. append the events (a key used by an earlier request inserts nothing), then the projection
+    inserted: dict[str, ConsentEvent] = {}
     if rows:
-        try:
-            inserted = list(session.scalars(insert(ConsentEvent).returning(ConsentEvent, sort_by_parameter_order=True),
-                                            rows))
-        except IntegrityError as exc:
-            raise IdempotencyConflict("an idempotency key is in use by another request at the same moment",
-                                      field="Idempotency-Key") from exc
-        _project_all(session, inserted)
-    by_key = {event.idempotency_key: event for event in inserted if event.idempotency_key}
+        for start in range(0, len(rows), 500):
+            statement = (_insert(session)(ConsentEvent).values(rows[start:start + 500])
+                         .on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(ConsentEvent))
+            inserted.update((event.uid, event) for event in session.scalars(statement))
+        _project_all(session, list(inserted.values()))
+    replays = _earlier_events(session, [str(row["idempotency_key"]) for row in rows if row["uid"] not in inserted])
+    by_key = {event.idempotency_key: event for event in (*inserted.values(), *replays.values())
+              if event.idempotency_key}
     results: list[Recorded] = []
-    for item, where in plan:
+    for index, (item, where) in enumerate(plan):
         subject = item.person.subject
         assert subject is not None
         used = item.used_identity()
         kind = used.kind if used is not None else None
-        if isinstance(where, int):
-            results.append(Recorded(event=inserted[where], subject=subject, created=True, identity_kind=kind))
-        else:
-            event = earlier.get(where) or by_key[where]
-            results.append(Recorded(event=event, subject=subject, created=False, identity_kind=kind))
+        if isinstance(where, int) and rows[where]["uid"] in inserted:
+            results.append(Recorded(event=inserted[str(rows[where]["uid"])], subject=subject, created=True,
+                                    identity_kind=kind))
+            continue
+        key = item.context.idempotency_key
+        assert key is not None
+        event = by_key.get(key)
+        if event is None or event.request_hash != item.fingerprint:
+            with _event_errors(index, prefix_errors):
+                raise IdempotencyConflict(f"idempotency key {key!r} was already used for a different request",
+                                          field="Idempotency-Key")
+        results.append(Recorded(event=event, subject=subject, created=False, identity_kind=kind))
 
     # 5. Global Privacy Control, once per person whose request carried it
     honoured: set[str] = set()
@@ -424,8 +422,13 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
     return results
 
 
-def _event_row(policy: CompiledPolicy, item: _Item, versions: dict[str, int], now: dt.datetime) -> dict[str, object]:
+def _event_row(policy: CompiledPolicy, item: _Item, versions: dict[str, ScalarSelect[int | None]],
+               now: dt.datetime) -> dict[str, object]:
     resolved, event_in, context = item.resolved, item.event_in, item.context
+    if resolved.notice_id and resolved.notice_id not in versions:
+        # The published version in force, read inside the INSERT itself: no extra round trip, never stale.
+        versions[resolved.notice_id] = (select(func.max(NoticeVersion.number))
+                                        .where(NoticeVersion.notice_id == resolved.notice_id).scalar_subquery())
     keep_ip, keep_agent = evidence_allowed(policy, resolved.notice_id)
     subject = item.person.subject
     assert subject is not None
@@ -433,7 +436,8 @@ def _event_row(policy: CompiledPolicy, item: _Item, versions: dict[str, int], no
     return {
         "uid": uuid.uuid4().hex, "subject_id": subject.id, "identity_id": identity.id if identity else None,
         "kind": resolved.kind.value, "target": resolved.target, "notice_id": resolved.notice_id,
-        "notice_version": versions.get(resolved.notice_id), "jurisdiction": resolved.jurisdiction,
+        "notice_version": versions.get(resolved.notice_id) if resolved.notice_id else None,
+        "jurisdiction": resolved.jurisdiction,
         "collection_point": event_in.collection_point.value, "actor": event_in.actor.value,
         "actor_ref": event_in.actor_ref, "evidence_hash": item.evidence,
         "ip_address": context.ip_address if keep_ip else None,
@@ -473,23 +477,17 @@ def _create_people(*, session: Session, policy: CompiledPolicy, people: Sequence
             assert person.subject is not None
 
 
-def _lock_all(session: Session, subject_ids: Sequence[str], now: dt.datetime) -> None:
-    """Every person's write lock, taken in id order so two runs of events never wait for each other in a circle."""
-    if len(subject_ids) > 1 and session.get_bind().dialect.name == "postgresql":
-        session.execute(select(DataSubject.id).where(DataSubject.id.in_(subject_ids))
-                        .order_by(DataSubject.id).with_for_update())
-    session.execute(update(DataSubject).where(DataSubject.id.in_(subject_ids))
-                    .values(version=DataSubject.version + 1, updated_at=now)
-                    .execution_options(synchronize_session=False))
+def _insert(session: Session) -> Callable[..., postgresql.Insert | sqlite.Insert]:
+    """INSERT with ON CONFLICT, in the dialect of the session's database."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def _notice_versions(session: Session, notice_ids: set[str]) -> dict[str, int]:
-    """The published version in force of each notice, read in this transaction."""
-    if not notice_ids:
+def _earlier_events(session: Session, keys: Sequence[str]) -> dict[str, ConsentEvent]:
+    """Events already recorded under these idempotency keys."""
+    if not keys:
         return {}
-    query = (select(NoticeVersion.notice_id, func.max(NoticeVersion.number))
-             .where(NoticeVersion.notice_id.in_(notice_ids)).group_by(NoticeVersion.notice_id))
-    return {notice_id: int(number) for notice_id, number in session.execute(query)}
+    found = session.scalars(select(ConsentEvent).where(ConsentEvent.idempotency_key.in_(keys)))
+    return {str(event.idempotency_key): event for event in found}
 
 
 def _project_all(session: Session, events: Sequence[ConsentEvent]) -> None:
@@ -505,7 +503,7 @@ def _project_all(session: Session, events: Sequence[ConsentEvent]) -> None:
             latest[key] = {"subject_id": event.subject_id, "aspect": effect.aspect, "notice_id": effect.notice_id,
                            "target": effect.target, "value": effect.value, "expires_at": effect.expires_at,
                            "occurred_at": event.occurred_at, "event_id": event.id}
-    rows = list(latest.values())
+    rows = [latest[key] for key in sorted(latest)]  # one lock order for every writer: no deadlocks
     for start in range(0, len(rows), 500):
         _upsert_rows(session, rows[start:start + 500])
 
@@ -590,9 +588,7 @@ def _project(session: Session, subject_id: str, event: ConsentEvent) -> None:
 
 def _upsert_rows(session: Session, rows: list[dict[str, object]]) -> None:
     """INSERT ... ON CONFLICT DO UPDATE, but only where the incoming event is later than the stored one."""
-    dialect = session.get_bind().dialect.name
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_(ConsentStateRow).values(rows)
+    statement = _insert(session)(ConsentStateRow).values(rows)
     newer = tuple_(statement.excluded.occurred_at, statement.excluded.event_id) > tuple_(
         ConsentStateRow.occurred_at, ConsentStateRow.event_id)
     statement = statement.on_conflict_do_update(
