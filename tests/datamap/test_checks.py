@@ -14,7 +14,7 @@ import pytest
 from pledge.datamap import DatamapError, check_datamap, load_datamap, load_datamap_folder
 from pledge.policy import CompiledPolicy, Problem
 from tests.conftest import CliInvoke
-from tests.datamap.conftest import DATASETS
+from tests.datamap.conftest import DATASETS, Demo
 
 
 class DatasetFolder:
@@ -172,3 +172,23 @@ def test_no_erasure_runs_on_a_map_with_errors(folder: DatasetFolder, cli: CliInv
     assert result.exit_code == 1
     assert "pledge datamap check" in result.stderr
     assert not (tmp_path / "nothing").exists()
+
+
+def test_check_against_the_live_databases_finds_what_the_map_and_the_systems_disagree_on(
+        cli: CliInvoke, demo: Demo) -> None:
+    """A missed system is found before a request misses it: a column no annotation describes, a missing
+    table, a searched field without an index."""
+    clean = cli("datamap", "check", str(DATASETS), "--url", demo.url)
+    assert clean.exit_code == 0 and "0 error(s), 0 warning(s)" in clean.stdout, clean.stdout
+
+    schema = "" if demo.url.startswith("sqlite") else '"marketing".'
+    demo.execute("marketing", f"ALTER TABLE {demo.systems.table('marketing', 'promotion_entries')} "
+                              "ADD COLUMN passport_number VARCHAR(20)")
+    demo.execute("marketing", f'DROP INDEX {schema}"ix_newsletter_subscriptions_email"')
+    demo.execute("smart_home", f"DROP TABLE {demo.systems.table('smart_home', 'connections')}")
+    result = cli("datamap", "check", str(DATASETS), "--url", demo.url)
+    assert result.exit_code == 1
+    assert "marketing.promotion_entries.passport_number is in the database but not in the annotation" in result.stdout
+    assert "[unindexed-lookup]" in result.stdout and "newsletter_subscriptions.email" in result.stdout
+    assert "smart_home.connections is not in the database [missing-table]" in result.stdout
+    assert f"{DATASETS / 'smart_home.yaml'}:" in result.stdout

@@ -32,6 +32,7 @@ from pledge.datamap import (
     rectify,
 )
 from pledge.datamap.fides import import_fides
+from pledge.datamap.live import check_live
 from pledge.policy import PolicyError, load_compiled
 from pledge.subjects.identities import Identity, IdentityError, parse
 
@@ -97,6 +98,9 @@ def check(
     policy: Annotated[Path | None, typer.Option(
         "--policy", help="Policy folder whose data categories the fields use (default: PLEDGE_POLICY_DIR).")] = None,
     output: FormatOption = OutputFormat.TEXT,
+    url: Annotated[str | None, typer.Option(
+        "--url", help="Also compare with the live databases at this systems URL: missing tables and columns, "
+        "columns the map does not describe, searched fields without an index.")] = None,
 ) -> None:
     """Load and lint the annotations; print `path:line:col: severity: message`; exit 1 on any error."""
     policy_dir = policy or load_settings().policy_dir
@@ -105,7 +109,12 @@ def check(
     except PolicyError:
         fail(f"the policy in {policy_dir} has errors; run `pledge policy check {policy_dir}`")
     try:
-        problems = check_datamap(load_datamap_folder(directory), categories)
+        loaded = load_datamap_folder(directory)
+        problems = check_datamap(loaded, categories)
+        if url is not None and not any(p.severity == "error" for p in problems):
+            with Systems.from_url([d.id for d in loaded.datasets], url) as systems:
+                problems = sorted([*problems, *check_live(loaded, systems)],
+                                  key=lambda p: (p.location.file, p.location.line, p.location.column, p.code))
     except DatamapError as exc:
         problems = exc.problems
     errors = sum(1 for p in problems if p.severity == "error")
