@@ -53,6 +53,11 @@ class RightsSettings(BaseSettings):
                                   description="Largest agent permission or signed declaration accepted.")
     package_dir: Path | None = Field(default=None,
                                      description="Folder for response packages; default <data_dir>/packages.")
+    datasets_dir: Path = Field(default=Path("datasets/panasonic"),
+                               description="Dataset annotations the executor walks for access, erasure, rectification.")
+    systems_url: str | None = Field(
+        default=None, description="Where the company's databases are, '{dataset}' standing for each dataset; "
+        "default: SQLite files under <data_dir>/systems (what `pledge demo build` writes).")
 
 
 class JobSettings(BaseSettings):
