@@ -114,14 +114,18 @@ def execute_job(context: JobContext) -> dict[str, Any]:
             systems = open_systems(container.settings, container.policy)
         except SystemsUnavailable as exc:
             error = str(exc)
-    with container.unit_of_work() as session:
-        outcome = execute_request(session=session, policy=container.policy, reference=reference, parts=parts,
-                                  systems=systems, systems_error=error,
-                                  approved=bool(context.job.payload.get("approved")),
-                                  package_folder=container.settings.rights.package_dir
-                                  or container.settings.data_dir / "packages",
-                                  actor=f"worker:{context.worker_id}", progress=context.progress)
-        session.commit()
+    try:
+        with container.unit_of_work() as session:
+            outcome = execute_request(session=session, policy=container.policy, reference=reference, parts=parts,
+                                      systems=systems, systems_error=error,
+                                      approved=bool(context.job.payload.get("approved")),
+                                      package_folder=container.settings.rights.package_dir
+                                      or container.settings.data_dir / "packages",
+                                      actor=f"worker:{context.worker_id}", progress=context.progress)
+            session.commit()
+    finally:
+        if systems is not None:
+            systems.systems.dispose()
     return outcome
 
 
