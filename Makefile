@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+DEMO_SUBJECTS ?= 2000
 STAMP  := $(VENV)/.installed
 
 export PLEDGE_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: setup demo test lint typecheck pytest bench system-deps clean
+.PHONY: setup demo demo-reset test lint typecheck pytest bench system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +27,15 @@ system-deps:
 	    >/dev/null; \
 	fi
 
+# The synthetic customer databases are built once (deterministic by seed); `make demo-reset` rebuilds.
 demo: setup
 	mkdir -p var
 	$(BIN)/pledge db upgrade
+	[ -d var/systems ] || $(BIN)/pledge demo build --subjects $(DEMO_SUBJECTS)
 	$(BIN)/pledge serve --host 127.0.0.1 --port $(PORT)
+
+demo-reset:
+	rm -rf var
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
