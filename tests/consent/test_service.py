@@ -20,6 +20,8 @@ from tests.consent.conftest import Record
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
+EIGHT_YEARS_AGO = (dt.date.today() - dt.timedelta(days=8 * 365)).isoformat()
+
 
 def _decide(session: Session, policy: CompiledPolicy, subject: str, purpose: str, **ask: object) -> bool:
     checked = asks.check_ask(policy, purpose=purpose, **ask)  # type: ignore[arg-type]
@@ -173,7 +175,7 @@ def test_cookie_categories_map_onto_purposes(session: Session, consent_policy: C
 def test_a_guardian_gives_parental_consent_for_a_child(session: Session, consent_policy: CompiledPolicy,
                                                        record: Record) -> None:
     """S1, S3 §13: children's data only with a parent's consent."""
-    record(subject="kid@example.com", residence="DE", birth_date="2016-05-01", kind="consent_granted",
+    record(subject="kid@example.com", residence="DE", birth_date=EIGHT_YEARS_AGO, kind="consent_granted",
            purpose="newsletter", actor="guardian", actor_ref="parent@example.com")
     assert not _decide(session, consent_policy, "kid@example.com", "newsletter")
     record(subject="kid@example.com", kind="parental_consent_given", actor="guardian",
