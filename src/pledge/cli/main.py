@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from pledge.cli import apikey, consent, datamap, db, decide, demo, notice, policy, serve, subject, suppression, worker
+from pledge.cli import (
+    apikey,
+    consent,
+    datamap,
+    db,
+    decide,
+    demo,
+    notice,
+    policy,
+    request,
+    serve,
+    subject,
+    suppression,
+    worker,
+)
 
 app = typer.Typer(help="pledge: privacy notices made true in software.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -19,6 +33,7 @@ app.add_typer(suppression.app, name="suppression")
 app.add_typer(apikey.app, name="apikey")
 app.add_typer(datamap.app, name="datamap")
 app.add_typer(demo.app, name="demo")
+app.add_typer(request.app, name="request")
 app.command("worker")(worker.worker)
 
 
