@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pledge.policy.models import Right
 
@@ -75,7 +77,18 @@ class DocumentIn(PledgeBase):
 
     filename: str = Field(min_length=1, max_length=255)
     content_type: str = Field(default="application/octet-stream", max_length=120)
-    content: bytes = Field(description="the file's bytes (base64 in JSON)")
+    content: bytes = Field(description="the file's bytes, base64-encoded in JSON")
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _base64_text(cls, value: object) -> object:
+        """JSON carries the file as base64 text; Python callers hand over the bytes themselves."""
+        if isinstance(value, str):
+            try:
+                return base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("content must be base64-encoded") from None
+        return value
 
 
 class AgentIn(PledgeBase):
