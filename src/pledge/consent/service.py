@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from sqlalchemy import ScalarSelect, delete, func, select, tuple_
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -367,7 +367,7 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
     rows: list[dict[str, object]] = []
     plan: list[tuple[_Item, int | str]] = []  # (item, index into rows, or the idempotency key replayed)
     fingerprints: dict[str, str | None] = {}
-    versions: dict[str, ScalarSelect[int | None]] = {}
+    versions = _notice_versions(session, {item.resolved.notice_id for item in checked if item.resolved.notice_id})
     for index, item in enumerate(checked):
         key = item.context.idempotency_key
         if key is not None and key in fingerprints:
@@ -385,10 +385,10 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
     # 4. append the events (a key used by an earlier request inserts nothing), then the projection
     inserted: dict[str, ConsentEvent] = {}
     if rows:
-        for start in range(0, len(rows), 500):
-            statement = (_insert(session)(ConsentEvent).values(rows[start:start + 500])
-                         .on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(ConsentEvent))
-            inserted.update((event.uid, event) for event in session.scalars(statement))
+        # executemany form: the statement is compiled once per process and cached
+        statement = (_insert(session)(ConsentEvent).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                     .returning(ConsentEvent))
+        inserted.update((event.uid, event) for event in session.scalars(statement, rows))
         _project_all(session, list(inserted.values()))
     replays = _earlier_events(session, [str(row["idempotency_key"]) for row in rows if row["uid"] not in inserted])
     by_key = {event.idempotency_key: event for event in (*inserted.values(), *replays.values())
@@ -422,13 +422,8 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
     return results
 
 
-def _event_row(policy: CompiledPolicy, item: _Item, versions: dict[str, ScalarSelect[int | None]],
-               now: dt.datetime) -> dict[str, object]:
+def _event_row(policy: CompiledPolicy, item: _Item, versions: dict[str, int], now: dt.datetime) -> dict[str, object]:
     resolved, event_in, context = item.resolved, item.event_in, item.context
-    if resolved.notice_id and resolved.notice_id not in versions:
-        # The published version in force, read inside the INSERT itself: no extra round trip, never stale.
-        versions[resolved.notice_id] = (select(func.max(NoticeVersion.number))
-                                        .where(NoticeVersion.notice_id == resolved.notice_id).scalar_subquery())
     keep_ip, keep_agent = evidence_allowed(policy, resolved.notice_id)
     subject = item.person.subject
     assert subject is not None
@@ -436,8 +431,7 @@ def _event_row(policy: CompiledPolicy, item: _Item, versions: dict[str, ScalarSe
     return {
         "uid": uuid.uuid4().hex, "subject_id": subject.id, "identity_id": identity.id if identity else None,
         "kind": resolved.kind.value, "target": resolved.target, "notice_id": resolved.notice_id,
-        "notice_version": versions.get(resolved.notice_id) if resolved.notice_id else None,
-        "jurisdiction": resolved.jurisdiction,
+        "notice_version": versions.get(resolved.notice_id), "jurisdiction": resolved.jurisdiction,
         "collection_point": event_in.collection_point.value, "actor": event_in.actor.value,
         "actor_ref": event_in.actor_ref, "evidence_hash": item.evidence,
         "ip_address": context.ip_address if keep_ip else None,
@@ -482,6 +476,15 @@ def _insert(session: Session) -> Callable[..., postgresql.Insert | sqlite.Insert
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
+def _notice_versions(session: Session, notice_ids: set[str]) -> dict[str, int]:
+    """The published version in force of each notice, read in this transaction."""
+    if not notice_ids:
+        return {}
+    query = (select(NoticeVersion.notice_id, func.max(NoticeVersion.number))
+             .where(NoticeVersion.notice_id.in_(notice_ids)).group_by(NoticeVersion.notice_id))
+    return {notice_id: int(number) for notice_id, number in session.execute(query)}
+
+
 def _earlier_events(session: Session, keys: Sequence[str]) -> dict[str, ConsentEvent]:
     """Events already recorded under these idempotency keys."""
     if not keys:
@@ -504,8 +507,8 @@ def _project_all(session: Session, events: Sequence[ConsentEvent]) -> None:
                            "target": effect.target, "value": effect.value, "expires_at": effect.expires_at,
                            "occurred_at": event.occurred_at, "event_id": event.id}
     rows = [latest[key] for key in sorted(latest)]  # one lock order for every writer: no deadlocks
-    for start in range(0, len(rows), 500):
-        _upsert_rows(session, rows[start:start + 500])
+    if rows:
+        _upsert_rows(session, rows)
 
 
 def honour_gpc(*, session: Session, policy: CompiledPolicy, subject: DataSubject,
@@ -588,7 +591,7 @@ def _project(session: Session, subject_id: str, event: ConsentEvent) -> None:
 
 def _upsert_rows(session: Session, rows: list[dict[str, object]]) -> None:
     """INSERT ... ON CONFLICT DO UPDATE, but only where the incoming event is later than the stored one."""
-    statement = _insert(session)(ConsentStateRow).values(rows)
+    statement = _insert(session)(ConsentStateRow)
     newer = tuple_(statement.excluded.occurred_at, statement.excluded.event_id) > tuple_(
         ConsentStateRow.occurred_at, ConsentStateRow.event_id)
     statement = statement.on_conflict_do_update(
@@ -596,7 +599,7 @@ def _upsert_rows(session: Session, rows: list[dict[str, object]]) -> None:
         set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at,
               "occurred_at": statement.excluded.occurred_at, "event_id": statement.excluded.event_id},
         where=newer)
-    session.execute(statement)
+    session.execute(statement, rows)  # executemany: compiled once, cached
 
 
 def projection_rows(*, session: Session, subject_id: str) -> dict[StateKey, StateValue]:

@@ -191,7 +191,11 @@ def find_many(*, session: Session, references: Sequence[Identity | str],
     """The subjects many references name, in one query for all the identities; unknown ones are left out."""
     found: dict[Identity | str, tuple[DataSubject, SubjectIdentity | None]] = {}
     identities = list(dict.fromkeys(r for r in references if isinstance(r, Identity)))
-    if identities:
+    if len(identities) == 1:  # the common case, with a statement compiled once
+        subject, stored_identity = find_with_identity(session=session, reference=identities[0])
+        if subject is not None:
+            found[identities[0]] = (subject, stored_identity)
+    elif identities:
         query = (select(SubjectIdentity, DataSubject)
                  .join(DataSubject, SubjectIdentity.subject_id == DataSubject.id)
                  .where(tuple_(SubjectIdentity.kind, SubjectIdentity.value).in_(
