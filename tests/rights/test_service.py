@@ -514,8 +514,11 @@ def test_requests_and_their_log_are_kept_24_months_then_purged(rights_container:
     """11 CCR § 7101(a): records of requests and how they were answered are kept at least 24 months."""
     request = submit(rights_container, parts, request_type="access", identity="k@example.com", residence="US-CA")
     assert request.retain_until == dt.datetime(2028, 3, 2, 9, 30, tzinfo=dt.UTC)
+    late = submit(rights_container, parts, request_type="access", identity="k3@example.com", residence="US-CA")
     with rights_container.unit_of_work() as session:
-        service.withdraw_request(session=session, reference=request.reference, actor="subject")
+        service.withdraw_request(session=session, reference=request.reference, actor="subject", now=T0)
+        service.withdraw_request(session=session, reference=late.reference, actor="subject",
+                                 now=dt.datetime(2027, 1, 5, tzinfo=dt.UTC))  # kept 24 months from closing too
         open_one = service.submit_request(session=session, policy=rights_container.policy, parts=parts, now=T0,
                                           request_in=RightsRequestCreate(request_type=RequestType.ACCESS,
                                                                          identity="k2@example.com", residence="GB"))
@@ -523,10 +526,10 @@ def test_requests_and_their_log_are_kept_24_months_then_purged(rights_container:
     with rights_container.unit_of_work() as session:
         assert service.purge_expired(session=session, now=dt.datetime(2028, 3, 1, tzinfo=dt.UTC)) == []
         assert service.purge_expired(session=session, now=dt.datetime(2028, 3, 3, tzinfo=dt.UTC)) == [
-            request.reference]
+            request.reference]  # closed the day it came in: 24 months after both
         session.commit()
     with rights_container.unit_of_work() as session:
-        assert [r.reference for r in service.list_requests(session=session)] == [open_one.reference]
+        assert {r.reference for r in service.list_requests(session=session)} == {open_one.reference, late.reference}
         assert session.scalar(select(func.count()).select_from(RightsRequestEvent)
                               .where(RightsRequestEvent.request_id == request.id)) == 0
 

@@ -391,6 +391,7 @@ def package(reference: Reference,
 def purge() -> None:
     """Delete closed requests past their retention (PLEDGE_RIGHTS_RECORD_RETENTION_MONTHS, 11 CCR § 7101)."""
     with open_container() as container, container.unit_of_work() as session:
-        gone = service.purge_expired(session=session)
+        gone = service.purge_expired(session=session,
+                                     retention_months=container.settings.rights.record_retention_months)
         session.commit()
     typer.echo(f"{len(gone)} request(s) purged" + (f": {', '.join(gone)}" if gone else ""))

@@ -794,13 +794,18 @@ def withdraw_request(*, session: Session, reference: str, actor: str, reason: st
 # --- retention --------------------------------------------------------------------------------------
 
 
-def purge_expired(*, session: Session, now: dt.datetime | None = None) -> list[str]:
-    """Delete closed requests kept past their retention (24 months, 11 CCR § 7101), with their log,
-    documents and package files; returns their references."""
+def purge_expired(*, session: Session, now: dt.datetime | None = None, retention_months: int = 24) -> list[str]:
+    """Delete closed requests kept past their retention, with their log, documents and package files.
+
+    A request is kept ``retention_months`` (at least 24, 11 CCR § 7101(a)) from its receipt and as
+    long again from its closing; returns the references deleted.
+    """
     now = now or utcnow()
     closed = [s.value for s in RequestState if s not in OPEN]
-    expired = list(session.scalars(select(RightsRequest).where(RightsRequest.state.in_(closed),
-                                                               RightsRequest.retain_until < now)))
+    candidates = session.scalars(select(RightsRequest).where(RightsRequest.state.in_(closed),
+                                                             RightsRequest.retain_until < now))
+    expired = [request for request in candidates
+               if request.closed_at is None or add_months(request.closed_at.date(), retention_months) < now.date()]
     references = [request.reference for request in expired]
     for request in expired:
         if request.package_path:
