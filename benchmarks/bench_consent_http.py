@@ -43,7 +43,7 @@ CONNECTIONS = int(os.environ.get("PLEDGE_BENCH_CONNECTIONS", "48"))
 SECONDS = float(os.environ.get("PLEDGE_BENCH_SECONDS", "15"))
 WARMUP = 3.0
 SUBJECTS = 20_000
-BATCH = 50
+BATCH = int(os.environ.get("PLEDGE_BENCH_BATCH", "50"))
 MINIMAL = os.environ.get("PLEDGE_BENCH_PREFER_MINIMAL", "") == "1"
 
 
