@@ -9,8 +9,13 @@ What it does, all on this machine's loopback:
    sending ``POST /api/v1/consent-events`` (a fresh ``Idempotency-Key`` each) for people drawn from a
    pool of ``SUBJECTS`` emails: consent granted or withdrawn for UK marketing, or an opt-out of sale
    and sharing for Californians. A warm-up, then ``SECONDS`` of measurement;
-4. reports writes per second (201 answers / elapsed) and the 99th percentile latency, then checks
+4. then the same with ``POST /api/v1/consent-events/batch`` (``BATCH`` events a request, 8
+   connections): events per second and the latency of a batch;
+5. reports writes per second (201 answers / elapsed) and the 99th percentile latency, then checks
    that every answered event is in the ledger and that ``rebuild --check`` passes.
+
+Knobs (environment): ``PLEDGE_BENCH_SECONDS``, ``PLEDGE_BENCH_CONNECTIONS``, ``PLEDGE_BENCH_BATCH``,
+``PLEDGE_BENCH_PREFER_MINIMAL=1`` (answers without receipt and state).
 
 Targets: >= 1,500 writes/s with p99 <= 50 ms. The load generator shares the machine's cores with
 the servers and PostgreSQL, so the figure is a floor. Nothing here is asserted in tests.
