@@ -277,3 +277,24 @@ def test_worker_command_runs_queued_jobs(backend: str, container: Container, req
     assert "cli-worker: 1 job(s) run" in result.stdout
     row = queue.get(job_id)
     assert row is not None and row.result == {"worker": "cli-worker", "echo": backend}
+
+
+def test_a_background_worker_thread_runs_jobs_until_stopped(container: Container) -> None:
+    """The embedded set-up: the server process runs its own jobs on a thread."""
+    import time
+
+    from pledge.jobs.worker import BackgroundWorker
+
+    queue = SqlJobQueue(container.session_factory, FAST)
+    background = BackgroundWorker(_worker(container, queue, "thread"))
+    background.start()
+    try:
+        job_id = _enqueue(container.session_factory, queue, "jobs.ping", echo="bg")
+        for _ in range(200):
+            row = queue.get(job_id)
+            if row is not None and row.state == "done":
+                break
+            time.sleep(0.02)
+        assert row is not None and row.result == {"worker": "thread", "echo": "bg"}
+    finally:
+        background.stop()

@@ -146,3 +146,29 @@ class Worker:
     def queue_poll(self) -> float:
         settings = getattr(self.queue, "settings", None)
         return float(getattr(settings, "poll_seconds", 1.0))
+
+
+class BackgroundWorker:
+    """A worker on a daemon thread, for the embedded set-up: one ``pledge serve`` process runs its own jobs.
+
+    ``start()`` it when the app starts and ``stop()`` it when the app stops; with several API processes
+    or the Redis queue, run ``pledge worker`` processes instead.
+    """
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self.worker.run, kwargs={"stop": self._stop}, daemon=True,
+                                        name=f"pledge-worker-{self.worker.worker_id}")
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
