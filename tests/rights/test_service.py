@@ -547,3 +547,21 @@ def test_staff_see_the_request_with_its_log_and_documents(rights_container: Cont
     assert read.confirmation_due_on == dt.date(2026, 3, 16)  # 10 business days (11 CCR § 7021(a))
     with rights_container.unit_of_work() as session, pytest.raises(service.UnknownRequest):
         service.get_request(session=session, reference="R-NOPE")
+
+
+def test_an_account_holder_is_verified_by_signing_in_again(rights_container: Container, parts: RightsParts,
+                                                           inbox: Inbox) -> None:
+    """11 CCR § 7061(a)-(b): a business may verify through its existing account authentication, re-entered."""
+    subject_id = register(rights_container, "US-CA", email="holder@example.com")
+    other_id = register(rights_container, "US-CA", email="other@example.com")
+    request = submit(rights_container, parts, request_type="access", identity="holder@example.com",
+                     residence="US-CA")
+    with rights_container.unit_of_work() as session, pytest.raises(RightsError, match="not the person"):
+        service.verify_account_holder(session=session, policy=rights_container.policy, reference=request.reference,
+                                      subject_id=other_id, parts=parts, actor="web")
+    with rights_container.unit_of_work() as session:
+        service.verify_account_holder(session=session, policy=rights_container.policy, reference=request.reference,
+                                      subject_id=subject_id, parts=parts, actor="web")
+        session.commit()
+    stored = load(rights_container, request.reference)
+    assert (stored.state, stored.verification_method) == ("verified", "account_reauthentication")

@@ -619,6 +619,31 @@ def verify_request(*, session: Session, policy: CompiledPolicy, reference: str, 
                                attempts_left=limit - request.code_attempts, message="verified")
 
 
+def verify_account_holder(*, session: Session, policy: CompiledPolicy, reference: str, subject_id: str,
+                          parts: RightsParts, actor: str, now: dt.datetime | None = None) -> RightsRequest:
+    """Verify through the account the person just re-authenticated to (11 CCR § 7061(a)-(b)).
+
+    The caller (the signed-in web page) vouches that ``subject_id`` re-entered their credentials for
+    this request; it must be the person the request is about.
+    """
+    now = now or utcnow()
+    request = get_request(session=session, reference=reference, lock=True)
+    if request.state != S.AWAITING_VERIFICATION.value:
+        raise RequestConflict(f"request {request.reference} is {request.state}: there is nothing to verify")
+    if request.subject_id is None or request.subject_id != subject_id:
+        raise RightsError("the signed-in account is not the person this request is about", field="subject")
+    request.code_hash = None
+    request.verified_at = now
+    request.verification_method = "account_reauthentication"
+    _set_deadlines(policy, request)
+    transition(request, S.VERIFIED, actor=actor, now=now,
+               reason="identity verified by re-authentication to the account (11 CCR § 7061)")
+    session.flush()
+    if parts.queue is not None:
+        start_request(session=session, policy=policy, reference=request.reference, parts=parts, actor=SYSTEM, now=now)
+    return request
+
+
 def _match(session: Session, request: RightsRequest, points: list[tuple[str, str]],
            need: VerificationNeed) -> tuple[int, int]:
     """(data points matched, data points required). The email whose code was entered counts as one point
