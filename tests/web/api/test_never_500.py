@@ -1,0 +1,54 @@
+"""Bad input is a 4xx problem, never a 500 (issue 3, Bad input): random bodies against every write route."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pledge.bootstrap import Container
+from pledge.web import create_app
+from tests.web.api.conftest import make_key
+
+TEXT = st.one_of(st.text(max_size=30), st.sampled_from([
+    "ann@example.com", "+4930901820", "browser:b-1", "subject:", "subject:nobody", "lumix:x", "C-1", "DE", "US-CA",
+    "Narnia", "newsletter", "orders", "ads", "analytics", "shop", "shop-web", "sale_share", "sms", "advertising",
+    "essential", "direct_marketing", "guardian", "staff", "app", "banner", "gpc_signal", "1970-01-01",
+    "2999-01-01T00:00:00Z", "2020-01-01T00:00:00", "13-15", "18+", "teen"]))
+KINDS = st.sampled_from(["consent_granted", "consent_denied", "consent_withdrawn", "objection_raised",
+                         "objection_withdrawn", "restriction_requested", "restriction_lifted", "opted_out",
+                         "opted_in", "channel_switched_off", "channel_switched_on", "cookies_accepted",
+                         "cookies_rejected", "parental_consent_given", "parental_consent_withdrawn", "nonsense"])
+VALUE = st.one_of(st.none(), TEXT, st.integers(), st.booleans(), st.lists(TEXT, max_size=3))
+EVENT = st.fixed_dictionaries(
+    {"subject": TEXT, "kind": KINDS, "collection_point": st.sampled_from(["app", "banner", "gpc_signal", "x"])},
+    optional={"purpose": TEXT, "target": TEXT, "notice": TEXT, "service": TEXT, "residence": TEXT,
+              "birth_date": TEXT, "age_band": TEXT, "actor": TEXT, "occurred_at": TEXT, "expires_at": TEXT,
+              "evidence_hash": TEXT, "extra": VALUE})
+ASK = st.fixed_dictionaries({"purpose": TEXT}, optional={
+    "subject": TEXT, "subjects": st.lists(TEXT, max_size=4), "notice": TEXT, "service": TEXT,
+    "data_categories": st.lists(TEXT, max_size=3), "recipient": TEXT, "channel": TEXT, "jurisdiction": TEXT})
+
+
+@given(event=EVENT, gpc=st.booleans(), ask=ASK)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_random_input_is_never_a_server_error(api_container: Container, event: dict[str, Any], gpc: bool,
+                                              ask: dict[str, Any]) -> None:
+    key = make_key(api_container, "consent:write", "consent:read", "decide")
+    headers = {"Authorization": f"Bearer {key}", **({"Sec-GPC": "1"} if gpc else {})}
+    path = quote(event["subject"] or "x", safe="")
+    with TestClient(create_app(api_container), headers=headers, raise_server_exceptions=False) as client:
+        answers = [
+            client.post("/api/v1/consent-events", json=event),
+            client.post("/api/v1/consent-events/batch", json={"events": [event, event]}),
+            client.post("/api/v1/decisions", json=ask),
+            client.post("/api/v1/decisions/bulk", json=ask),
+            client.get(f"/api/v1/subjects/{path}/state"),
+            client.post(f"/api/v1/subjects/{path}/identities",
+                        json={"kind": "browser_id", "value": event["subject"]}),
+        ]
+    for answer in answers:
+        assert answer.status_code < 500, (answer.request.url, answer.text)
