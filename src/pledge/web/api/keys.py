@@ -92,6 +92,14 @@ CACHE_SECONDS = 5.0
 _cache: dict[str, tuple[float, Caller | None]] = {}
 
 
+def cached(key: str) -> Caller | None:
+    """The caller a valid key stood for when it was checked in the last few seconds, else None."""
+    hit = _cache.get(_digest(key))
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    return None
+
+
 def authenticate(*, session: Session, key: str) -> Caller | None:
     """The caller this key stands for, or None for a malformed, unknown or revoked key."""
     digest = _digest(key)

@@ -12,11 +12,12 @@ recognises the signal (Cal. Civ. Code § 1798.135, 11 CCR § 7025; Colorado; Con
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import OperationalError
@@ -47,7 +48,12 @@ TYPE_UNAUTHENTICATED = "urn:pledge:problem:unauthenticated"
 TYPE_FORBIDDEN = "urn:pledge:problem:missing-scope"
 TYPE_BUSY = "urn:pledge:problem:busy"
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+async def _container(request: Request) -> Container:
+    """The wired container; async, so FastAPI does not spend a worker-thread hop on it."""
+    return get_container(request)
+
+
+ContainerDep = Annotated[Container, Depends(_container)]
 SubjectRef = Annotated[str, Path(min_length=1, max_length=400, description=(
     "Any identity (an email, a +phone number, a customer number, or kind:value such as browser:3f9c...) "
     "or subject:<id>."))]
@@ -62,16 +68,17 @@ def _api_key(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def require(scope: Scope) -> Callable[..., Caller]:
+def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
     """A dependency: the request must carry a valid key that grants ``scope``."""
 
-    def dependency(request: Request, container: ContainerDep) -> Caller:
+    async def dependency(request: Request, container: ContainerDep) -> Caller:
         key = _api_key(request)
         if key is None:
             raise ProblemError(401, "Send an API key: Authorization: Bearer <key> (see `pledge apikey create`).",
                                type_=TYPE_UNAUTHENTICATED, title="API key required")
-        with container.unit_of_work() as session:
-            caller = keys.authenticate(session=session, key=key)
+        caller = keys.cached(key)
+        if caller is None:
+            caller = await run_in_threadpool(_authenticate, container, key)
         if caller is None:
             raise ProblemError(401, "The API key is not valid or was revoked.", type_=TYPE_UNAUTHENTICATED,
                                title="Invalid API key")
@@ -81,6 +88,11 @@ def require(scope: Scope) -> Callable[..., Caller]:
         return caller
 
     return dependency
+
+
+def _authenticate(container: Container, key: str) -> Caller | None:
+    with container.unit_of_work() as session:
+        return keys.authenticate(session=session, key=key)
 
 
 @contextmanager
