@@ -367,7 +367,8 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
     rows: list[dict[str, object]] = []
     plan: list[tuple[_Item, int | str]] = []  # (item, index into rows, or the idempotency key replayed)
     fingerprints: dict[str, str | None] = {}
-    versions = _notice_versions(session, {item.resolved.notice_id for item in checked if item.resolved.notice_id})
+    notices = {item.resolved.notice_id for item in checked if item.resolved.notice_id}
+    versions = _notice_versions(session, notices) if len(checked) > 1 else {}
     for index, item in enumerate(checked):
         key = item.context.idempotency_key
         if key is not None and key in fingerprints:
@@ -385,10 +386,18 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
     # 4. append the events (a key used by an earlier request inserts nothing), then the projection
     inserted: dict[str, ConsentEvent] = {}
     if rows:
-        # executemany form: the statement is compiled once per process and cached
-        statement = (_insert(session)(ConsentEvent).on_conflict_do_nothing(index_elements=["idempotency_key"])
-                     .returning(ConsentEvent))
-        inserted.update((event.uid, event) for event in session.scalars(statement, rows))
+        if len(rows) == 1 and rows[0]["notice_id"]:
+            # One event: read the notice version in force inside the INSERT itself (a cached statement).
+            single = dict(rows[0], notice_version=select(func.max(NoticeVersion.number)).where(
+                NoticeVersion.notice_id == rows[0]["notice_id"]).scalar_subquery())
+            statement = (_insert(session)(ConsentEvent).values(**single)
+                         .on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(ConsentEvent))
+            inserted.update((event.uid, event) for event in session.scalars(statement))
+        else:
+            # executemany form: the statement is compiled once per process and cached
+            statement = (_insert(session)(ConsentEvent).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                         .returning(ConsentEvent))
+            inserted.update((event.uid, event) for event in session.scalars(statement, rows))
         _project_all(session, list(inserted.values()))
     replays = _earlier_events(session, [str(row["idempotency_key"]) for row in rows if row["uid"] not in inserted])
     by_key = {event.idempotency_key: event for event in (*inserted.values(), *replays.values())
@@ -450,7 +459,7 @@ def _create_people(*, session: Session, policy: CompiledPolicy, people: Sequence
         assert person.new_identity is not None
         person.subject, person.identity, _created = subjects.ensure_subject(
             session=session, policy=policy, identity=person.new_identity, residence=person.residence,
-            birth_date=person.birth_date, age_band=person.age_band)
+            birth_date=person.birth_date, age_band=person.age_band, looked_up=True)
         return
     for person in people:
         person.subject = DataSubject(id=uuid.uuid4().hex, residence=person.residence, birth_date=person.birth_date,
