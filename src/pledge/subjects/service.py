@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 
 import phonenumbers
+from sqlalchemy import insert as insert_
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -285,9 +286,10 @@ def ensure_subject(*, session: Session, policy: CompiledPolicy, identity: Identi
         return get_subject(session=session, subject_id=stored.subject_id), stored, False
     residence = check_residence(policy, residence)
     band = check_age_band(age_band)
-    subject = DataSubject(id=uuid.uuid4().hex, residence=residence, birth_date=birth_date, age_band=band, version=0)
-    session.add(subject)
-    session.flush()
+    now = utcnow()
+    subject = session.scalars(insert_(DataSubject).values(
+        id=uuid.uuid4().hex, residence=residence, birth_date=birth_date, age_band=band, version=0, created_at=now,
+        updated_at=now).returning(DataSubject)).one()
     # No savepoint (SQLite's driver would commit it): the unique index decides who created the person.
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (insert(SubjectIdentity)
