@@ -123,7 +123,7 @@ def test_uk_deadline_on_a_weekend_or_bank_holiday_moves_to_the_next_working_day(
     assert spring.due_on == D("2026-05-26")  # 25 May 2026: Spring bank holiday
 
 
-def test_eea_deadline_on_a_weekend_does_not_move_without_a_holiday_table(panasonic: CompiledPolicy) -> None:
+def test_eea_deadline_on_a_weekend_does_not_move_without_a_rollover_rule(panasonic: CompiledPolicy) -> None:
     assert compute_deadlines(panasonic, "EEA", Right.ACCESS, received_on=D("2026-09-10")).due_on == D("2026-10-10")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -291,6 +291,14 @@ class Holiday(PolicyModel):
     name: str
 
 
+class DeadlineRollover(PolicyModel):
+    """A deadline of these units that ends on a weekend or holiday moves to the next working day."""
+
+    units: tuple[Literal["days", "business_days", "weeks", "months", "years"], ...] = Field(
+        min_length=1, description="duration units it applies to, e.g. [months]")
+    source: Source
+
+
 class Jurisdiction(PolicyModel):
     """A legal regime a notice speaks to, with the rights it grants and their clocks."""
 
@@ -311,6 +319,8 @@ class Jurisdiction(PolicyModel):
     opt_out_signals_source: Source | None = None
     complaint_authority: Party | None = None
     holidays: tuple[Holiday, ...] = ()
+    holidays_source: Source | None = None
+    deadline_rollover: DeadlineRollover | None = None
     source: Source
 
 

@@ -13,11 +13,10 @@ Counting rules:
   start in one step, so 31 January + 3 months is 30 April, never 28 April.
 - **Business days**: the days after the start that are neither a Saturday, a Sunday nor a holiday
   in the jurisdiction's table (Cal. Civ. Code §§ 7, 9 for the 11 CCR periods).
-- **A month deadline that ends on a weekend or a listed holiday moves to the next working day** in
-  a jurisdiction whose policy lists holidays (ICO guidance for the UK GDPR: "until the next working
-  day"). Calendar-day periods never move (11 CCR § 7021(b): 45 *calendar* days), and neither do
-  periods in a jurisdiction without a holiday table: pledge never assumes a later deadline than
-  the policy states.
+- **A deadline that ends on a weekend or a listed holiday moves to the next working day** only
+  where the jurisdiction's ``deadline_rollover`` says so for that unit, with its source (GB: ICO
+  guidance, "until the next working day", for months). Calendar-day periods never move (11 CCR
+  § 7021(b): 45 *calendar* days): pledge never assumes a later deadline than the policy states.
 - **The clock** starts at receipt, at verification, or at the later of the two (UK GDPR Art. 12A),
   as the rule's ``clock_starts`` says; until the identity is proven a verification clock has not
   started, and the due date is unknown.
@@ -101,8 +100,13 @@ def holidays_of(jurisdiction: Jurisdiction) -> frozenset[dt.date]:
 
 
 def rolls_to_working_day(jurisdiction: Jurisdiction, duration: Duration) -> bool:
-    """Whether a deadline of this unit ending on a non-working day moves to the next working day."""
-    return bool(jurisdiction.holidays) and duration.unit in ("months", "years")
+    """Whether a deadline of this unit ending on a non-working day moves to the next working day.
+
+    Only where the policy says so (``deadline_rollover``, with its source): pledge never assumes a
+    later deadline than the law gives.
+    """
+    rollover = jurisdiction.deadline_rollover
+    return rollover is not None and duration.unit in rollover.units
 
 
 def period_end(jurisdiction: Jurisdiction, start: dt.date, *periods: Duration) -> dt.date:
