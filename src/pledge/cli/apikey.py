@@ -17,7 +17,7 @@ app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True
 @app.command("create")
 def create(
     scope: Annotated[list[str], typer.Option("--scope", show_default=False, help=(
-        "What the key may do (repeat): consent:write, consent:read, decide."))],
+        "What the key may do (repeat): consent:write, consent:read, decide, requests:read, requests:write."))],
     name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "api client",
 ) -> None:
     """Create a key and print it once; store it now, pledge keeps only its hash."""

@@ -29,6 +29,9 @@ class Scope(StrEnum):
     CONSENT_WRITE = "consent:write"
     CONSENT_READ = "consent:read"
     DECIDE = "decide"
+    # the staff routes of data subject rights requests (pledge.rights.views)
+    REQUESTS_READ = "requests:read"
+    REQUESTS_WRITE = "requests:write"
 
 
 class ApiKeyError(ValueError):
