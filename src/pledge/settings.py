@@ -75,6 +75,19 @@ class JobSettings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, description="Runs of a failing job before it is marked failed.")
 
 
+class ProcessorSettings(BaseSettings):
+    """Signed webhooks telling processors (service providers) what to delete or stop (GDPR Art. 19)."""
+
+    model_config = SettingsConfigDict(env_prefix="PLEDGE_PROCESSORS_", extra="ignore")
+
+    max_attempts: int = Field(
+        default=8, ge=1, description="Deliveries tried per notification before it is marked failed.")
+    backoff_seconds: float = Field(
+        default=30.0, ge=0, description="Wait before the first retry; it doubles with every failed attempt.")
+    max_backoff_seconds: float = Field(default=3600.0, ge=0, description="The longest wait between two attempts.")
+    timeout_seconds: float = Field(default=10.0, gt=0, description="How long to wait for a processor's answer.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PLEDGE_", extra="ignore")
 
@@ -86,6 +99,8 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings, description="PLEDGE_MAIL_*: outgoing mail.")
     rights: RightsSettings = Field(default_factory=RightsSettings, description="PLEDGE_RIGHTS_*: rights requests.")
     jobs: JobSettings = Field(default_factory=JobSettings, description="PLEDGE_JOBS_*: the job queue.")
+    processors: ProcessorSettings = Field(default_factory=ProcessorSettings,
+                                          description="PLEDGE_PROCESSORS_*: webhooks to processors.")
 
     @property
     def effective_database_url(self) -> str:

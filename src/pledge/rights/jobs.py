@@ -36,7 +36,7 @@ from pledge.jobs.queue import JobQueue, queue_from_settings
 from pledge.jobs.worker import JobContext, task
 from pledge.policy import CompiledPolicy
 from pledge.policy.models import LegalBasis
-from pledge.rights import packages
+from pledge.rights import packages, processors
 from pledge.rights.mail import Mailer, mailer_from_settings, secret_key
 from pledge.rights.models import RightsRequest
 from pledge.rights.schemas import MANUAL_TYPES, PACKAGE_TYPES, RequestType
@@ -122,6 +122,9 @@ def execute_job(context: JobContext) -> dict[str, Any]:
                                       package_folder=container.settings.rights.package_dir
                                       or container.settings.data_dir / "packages",
                                       actor=f"worker:{context.worker_id}", progress=context.progress)
+            processors.notify_completed(session=session, policy=container.policy, reference=reference,
+                                        queue=parts.queue, settings=container.settings.processors,
+                                        actor=f"worker:{context.worker_id}")
             session.commit()
     finally:
         if systems is not None:
@@ -245,7 +248,8 @@ def _erase(session: Session, request: RightsRequest, parts: RightsParts, systems
                   "updated": d.updated, "error": d.error} for d in result.databases]
     held = sorted({h.describe() for t in result.plan.tables for r in t.rows for h in r.held})
     done = {"erasure": {"status": result.status.value, "deleted": result.deleted, "updated": result.updated,
-                        "databases": databases, "held": held}}
+                        "databases": databases, "held": held,
+                        "categories": processors.erased_categories(systems.datamap, result.plan, request.result)}}
     if result.status is ErasureStatus.FAILED:
         failed = next((d for d in result.databases if d.error), None)
         where = f"{failed.url}: {failed.error}" if failed else "a database failed"

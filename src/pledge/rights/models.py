@@ -131,3 +131,6 @@ class RightsRequestDocument(Base):
 
     def __repr__(self) -> str:
         return f"<RightsRequestDocument {self.kind} {self.filename} {self.size} B>"
+
+
+from pledge.rights import processor_models as processor_models  # noqa: E402  (its tables, for Alembic)
