@@ -13,6 +13,7 @@ from pledge.cli import (
     demo,
     notice,
     policy,
+    processor,
     request,
     serve,
     subject,
@@ -34,6 +35,7 @@ app.add_typer(apikey.app, name="apikey")
 app.add_typer(datamap.app, name="datamap")
 app.add_typer(demo.app, name="demo")
 app.add_typer(request.app, name="request")
+app.add_typer(processor.app, name="processor")
 app.command("worker")(worker.worker)
 
 

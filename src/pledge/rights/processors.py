@@ -292,6 +292,8 @@ def processors_to_tell(policy: CompiledPolicy, *, request_type: RequestType, jur
         if affected.action is Action.DELETE:
             assert affected.categories is not None
             categories = received.categories & affected.categories
+            purposes = frozenset(k for k in purposes if k in policy.purposes
+                                 and categories & set(policy.purposes[k].categories))
         else:
             used = {c for key in purposes if key in policy.purposes for c in policy.purposes[key].categories}
             categories = received.categories & used

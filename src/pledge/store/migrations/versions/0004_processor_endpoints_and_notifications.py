@@ -49,8 +49,10 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['endpoint_id'], ['processor_endpoint.id'], name=op.f('fk_processor_notification_endpoint_id_processor_endpoint'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['request_id'], ['rights_request.id'], name=op.f('fk_processor_notification_request_id_rights_request'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['endpoint_id'], ['processor_endpoint.id'],
+                            name=op.f('fk_processor_notification_endpoint_id_processor_endpoint'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['request_id'], ['rights_request.id'],
+                            name=op.f('fk_processor_notification_request_id_rights_request'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_processor_notification')),
     sa.UniqueConstraint('request_id', 'recipient_id', name=op.f('uq_processor_notification_request_id_recipient_id')),
     sa.UniqueConstraint('uid', name=op.f('uq_processor_notification_uid'))
@@ -70,7 +72,9 @@ def upgrade() -> None:
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('delivered', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['notification_id'], ['processor_notification.id'], name=op.f('fk_processor_attempt_notification_id_processor_notification'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['notification_id'], ['processor_notification.id'],
+                            name=op.f('fk_processor_attempt_notification_id_processor_notification'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_processor_attempt'))
     )
     with op.batch_alter_table('processor_attempt', schema=None) as batch_op:
