@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import secrets
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from pledge.rights import views
 from pledge.rights.jobs import parts_for
 from pledge.settings import Settings
 from pledge.web import create_app
-from pledge.web.api.models import ApiKey
+from pledge.web.api.keys import create_key
 from tests.datamap.conftest import DATASETS
 from tests.rights.conftest import Inbox
 
@@ -42,20 +41,14 @@ def app_container(rights_settings: Settings, panasonic: CompiledPolicy, tmp_path
 
 @pytest.fixture
 def client(app_container: Container, inbox: Inbox) -> Iterator[TestClient]:
-    app = create_app(app_container)
-    if not any(getattr(route, "name", None) == "api_submit_rights_request" for route in app.routes):
-        app.include_router(views.router)  # until the API package mounts it
-    with TestClient(app) as test_client:
+    with TestClient(create_app(app_container)) as test_client:
         yield test_client
 
 
 def staff_key(container: Container, *scopes: str) -> dict[str, str]:
-    """An API key with these scopes (written directly: the key service does not list the requests scopes yet)."""
-    key_id = secrets.token_hex(6)
-    plain = f"pk_{key_id}_{secrets.token_urlsafe(24)}"
+    """An API key with these scopes, made by the key service as `pledge apikey create` makes it."""
     with container.unit_of_work() as session:
-        session.add(ApiKey(key_id=key_id, secret_hash=hashlib.sha256(plain.encode()).hexdigest(), name="privacy-team",
-                           scopes=list(scopes)))
+        _row, plain = create_key(session=session, name="privacy-team", scopes=list(scopes))
         session.commit()
     return {"Authorization": f"Bearer {plain}"}
 
@@ -201,3 +194,25 @@ def test_staff_approve_an_erasure_plan_and_get_a_fresh_package_link(client: Test
     run_jobs(app_container)
     assert client.get(f"{BASE}/{reference}", headers=writer).json()["state"] == "completed"
     assert client.get(f"{BASE}/{reference}/package", headers=writer).status_code == 404  # erasure: no package
+
+
+def test_a_single_server_runs_its_own_jobs_in_the_background(app_container: Container, inbox: Inbox) -> None:
+    """`pledge serve` alone (the embedded set-up, `make demo`) answers a verified request with no
+    `pledge worker` running: the app's own worker thread takes the job (GDPR Art. 12(3): without undue delay)."""
+    import time
+
+    email = demo_email(app_container)
+    with TestClient(create_app(app_container, background_jobs=True)) as client:
+        made = client.post(BASE, json={"request_type": "access", "identity": email, "residence": "DE"})
+        reference = made.json()["reference"]
+        verified = client.post(f"{BASE}/{reference}/verify", json={"code": inbox.last_code(email)})
+        assert verified.json()["state"] == "in_progress"
+        staff = staff_key(app_container, "requests:read")
+        state = "in_progress"
+        for _attempt in range(300):  # bounded wait for the thread; the assertion is on the end state
+            state = client.get(f"{BASE}/{reference}", headers=staff).json()["state"]
+            if state != "in_progress":
+                break
+            time.sleep(0.1)
+    assert state == "completed"
+    assert inbox.last_link(email).startswith("http://testserver")

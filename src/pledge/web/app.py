@@ -20,7 +20,10 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from pledge.bootstrap import Container
+from pledge.jobs.queue import queue_from_settings
+from pledge.jobs.worker import BackgroundWorker, Worker
 from pledge.notices.service import PublishConflict
+from pledge.rights.mail import mailer_from_settings
 from pledge.store import current_revision, head_revision
 from pledge.web.center.context import publish_missing
 from pledge.web.problems import install_error_handlers
@@ -60,13 +63,26 @@ def prepare(container: Container) -> None:
         log.info("published the first version of notice %s", notice_id)
 
 
-def create_app(container: Container) -> FastAPI:
-    """The web app for one wired pledge."""
+def embedded_worker(container: Container) -> BackgroundWorker:
+    """A job worker on a thread of this server process: the embedded set-up needs no `pledge worker`."""
+    queue = queue_from_settings(container.settings, container.session_factory)
+    return BackgroundWorker(Worker(container=container, queue=queue, mailer=mailer_from_settings(container.settings)))
+
+
+def create_app(container: Container, *, background_jobs: bool = False) -> FastAPI:
+    """The web app for one wired pledge; with ``background_jobs`` it also runs queued jobs itself."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await to_thread.run_sync(prepare, container)
-        yield
+        worker = embedded_worker(container) if background_jobs else None
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await to_thread.run_sync(worker.stop)
 
     app = FastAPI(title="pledge", summary="Privacy notices made true in software.", lifespan=lifespan,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",

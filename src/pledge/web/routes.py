@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from pledge.rights import views as rights_views
 from pledge.web import health
 from pledge.web.api import v1 as api_v1
 from pledge.web.api import views as api_views
@@ -20,3 +21,5 @@ def include_routes(app: FastAPI) -> None:
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
     app.include_router(api_v1.router)  # /api/v1: every route needs an API key with its scope
+    # /api/v1/requests: public intake, code and signed-link routes; staff routes need requests:* scopes
+    app.include_router(rights_views.router)
