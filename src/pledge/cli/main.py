@@ -10,6 +10,7 @@ from pledge.cli import (
     datamap,
     db,
     decide,
+    decisions,
     demo,
     notice,
     policy,
@@ -30,6 +31,7 @@ app.command("serve")(serve.serve)
 app.add_typer(subject.app, name="subject")
 app.add_typer(consent.app, name="consent")
 app.command("decide")(decide.decide)
+app.add_typer(decisions.app, name="decisions")
 app.add_typer(suppression.app, name="suppression")
 app.add_typer(apikey.app, name="apikey")
 app.add_typer(datamap.app, name="datamap")
