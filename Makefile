@@ -46,7 +46,7 @@ pytest: setup system-deps
 
 test: lint pytest
 
-bench: setup
+bench: setup system-deps
 	$(BIN)/python -m benchmarks
 
 clean:
