@@ -9,43 +9,21 @@ alternatives. Whitespace is normalised before matching.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from pledge.notices.render import render_notice
-from pledge.policy import load_compiled
+from tests.notices.seed_promises import Row, check, ids, normalised, rendered_markdown
 
 SEED = "001_cbab263f9514547f.txt"
-POLICY = Path(__file__).resolve().parents[2] / "policies" / "panasonic"
 PURPOSES_CLAUSE = '"We may use the Personal Information we collect for the following purposes"'
 PROVIDED = "A. Personal Information you provide directly about yourself"
 USE_OF_WEBSITES = "B. Information about your use of the Websites"
 RETAIN_CLAUSE = '"We will retain your Personal Information for the period necessary"'
 GROUNDS_CLAUSE = '"We are not allowed to process Personal Information if we cannot rely on a valid legal ground"'
 
-Fragment = str | tuple[str, ...]
-Row = tuple[str, str, tuple[Fragment, ...]]
-
 
 @pytest.fixture(scope="module")
 def notice_md() -> str:
-    compiled = load_compiled(POLICY)
-    return " ".join(render_notice(compiled, "global", "md").split())
-
-
-def _missing(text: str, fragments: tuple[Fragment, ...]) -> list[Fragment]:
-    return [f for f in fragments if not any(alt in text for alt in ((f,) if isinstance(f, str) else f))]
-
-
-def _check(text: str, row: Row) -> None:
-    promise, clause, fragments = row
-    missing = _missing(text, fragments)
-    assert not missing, f"{promise} [{SEED}#{clause}]: the rendered notice lacks {missing}"
-
-
-def _ids(rows: list[Row]) -> list[str]:
-    return [row[0] for row in rows]
+    return normalised(rendered_markdown("global"))
 
 
 SCOPE: list[Row] = [
@@ -144,50 +122,50 @@ CHILDREN_CONTACTS: list[Row] = [
 ]
 
 
-@pytest.mark.parametrize("row", SCOPE, ids=_ids(SCOPE))
+@pytest.mark.parametrize("row", SCOPE, ids=ids(SCOPE))
 def test_scope_date_and_changes(notice_md: str, row: Row) -> None:
     """S1 introduction ("Privacy Policy - Panasonic", Last modified May 22, 2018) and the changes clause."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CATEGORIES, ids=_ids(CATEGORIES))
+@pytest.mark.parametrize("row", CATEGORIES, ids=ids(CATEGORIES))
 def test_categories(notice_md: str, row: Row) -> None:
     """S1 "A. Personal Information you provide directly about yourself" and
     "B. Information about your use of the Websites"."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", PURPOSES, ids=_ids(PURPOSES))
+@pytest.mark.parametrize("row", PURPOSES, ids=ids(PURPOSES))
 def test_purposes(notice_md: str, row: Row) -> None:
     """S1 "We may use the Personal Information we collect for the following purposes" 1-12."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", BASES, ids=_ids(BASES))
+@pytest.mark.parametrize("row", BASES, ids=ids(BASES))
 def test_bases(notice_md: str, row: Row) -> None:
     """S1 "We are not allowed to process Personal Information if we cannot rely on a valid legal ground" 1-5."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", RECIPIENTS, ids=_ids(RECIPIENTS))
+@pytest.mark.parametrize("row", RECIPIENTS, ids=ids(RECIPIENTS))
 def test_recipients(notice_md: str, row: Row) -> None:
     """S1 "A. Third party recipients of the Personal Information" and the no-third-party-marketing promise."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", TRANSFERS_RETENTION_SECURITY, ids=_ids(TRANSFERS_RETENTION_SECURITY))
+@pytest.mark.parametrize("row", TRANSFERS_RETENTION_SECURITY, ids=ids(TRANSFERS_RETENTION_SECURITY))
 def test_transfers_retention_security(notice_md: str, row: Row) -> None:
     """S1 "B. International Transfer of Personal Information", the retention, security and cookies clauses."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", RIGHTS, ids=_ids(RIGHTS))
+@pytest.mark.parametrize("row", RIGHTS, ids=ids(RIGHTS))
 def test_rights(notice_md: str, row: Row) -> None:
     """S1 "1. What are your rights?", "2. Exercising your rights", "3. Complaints"."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CHILDREN_CONTACTS, ids=_ids(CHILDREN_CONTACTS))
+@pytest.mark.parametrize("row", CHILDREN_CONTACTS, ids=ids(CHILDREN_CONTACTS))
 def test_children_contacts_and_authority(notice_md: str, row: Row) -> None:
     """S1 children clause, contact by mail, "< For residents of EEA>" and "3. Complaints"."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)

@@ -8,40 +8,18 @@ alternatives. Whitespace is normalised before matching.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from pledge.notices.render import render_notice
-from pledge.policy import load_compiled
+from tests.notices.seed_promises import Row, check, ids, normalised, rendered_markdown
 
 SEED = "004_63f6557fef08b1c5.txt"
-POLICY = Path(__file__).resolve().parents[2] / "policies" / "panasonic"
 INTRO = "Privacy Policy for Panasonic LUMIX PRO Service"
 COLLECT = "Which information about you do we collect?"
-
-Fragment = str | tuple[str, ...]
-Row = tuple[str, str, tuple[Fragment, ...]]
 
 
 @pytest.fixture(scope="module")
 def notice_md() -> str:
-    compiled = load_compiled(POLICY)
-    return " ".join(render_notice(compiled, "lumix-pro", "md").split())
-
-
-def _missing(text: str, fragments: tuple[Fragment, ...]) -> list[Fragment]:
-    return [f for f in fragments if not any(alt in text for alt in ((f,) if isinstance(f, str) else f))]
-
-
-def _check(text: str, row: Row) -> None:
-    promise, clause, fragments = row
-    missing = _missing(text, fragments)
-    assert not missing, f"{promise} [{SEED}#{clause}]: the rendered notice lacks {missing}"
-
-
-def _ids(rows: list[Row]) -> list[str]:
-    return [row[0] for row in rows]
+    return normalised(rendered_markdown("lumix-pro"))
 
 
 SCOPE: list[Row] = [
@@ -96,37 +74,37 @@ CONTACTS_AND_AUTHORITY: list[Row] = [
 ]
 
 
-@pytest.mark.parametrize("row", SCOPE, ids=_ids(SCOPE))
+@pytest.mark.parametrize("row", SCOPE, ids=ids(SCOPE))
 def test_scope_and_date(notice_md: str, row: Row) -> None:
     """S4 "Privacy Policy for Panasonic LUMIX PRO Service" (responsible body) and "Concluding clause"."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CATEGORIES, ids=_ids(CATEGORIES))
+@pytest.mark.parametrize("row", CATEGORIES, ids=ids(CATEGORIES))
 def test_categories(notice_md: str, row: Row) -> None:
     """S4 "Which information about you do we collect?" (collected, and added by Panasonic)."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", PURPOSES_AND_BASES, ids=_ids(PURPOSES_AND_BASES))
+@pytest.mark.parametrize("row", PURPOSES_AND_BASES, ids=ids(PURPOSES_AND_BASES))
 def test_purposes_and_bases(notice_md: str, row: Row) -> None:
     """S4 "What do we do with your personal information?" and "Transmission of the data"."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", RECIPIENTS, ids=_ids(RECIPIENTS))
+@pytest.mark.parametrize("row", RECIPIENTS, ids=ids(RECIPIENTS))
 def test_service_centres(notice_md: str, row: Row) -> None:
     """S4 "Transmission of the data": worldwide service centres read exactly six fields."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", TRANSFERS_RETENTION_SECURITY, ids=_ids(TRANSFERS_RETENTION_SECURITY))
+@pytest.mark.parametrize("row", TRANSFERS_RETENTION_SECURITY, ids=ids(TRANSFERS_RETENTION_SECURITY))
 def test_storage_retention_security(notice_md: str, row: Row) -> None:
     """S4 "Where do we store ...", "How do we protect ...", "Transmission of your personal information"."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CONTACTS_AND_AUTHORITY, ids=_ids(CONTACTS_AND_AUTHORITY))
+@pytest.mark.parametrize("row", CONTACTS_AND_AUTHORITY, ids=ids(CONTACTS_AND_AUTHORITY))
 def test_contacts_and_complaint_authority(notice_md: str, row: Row) -> None:
     """S4 "Privacy Policy for Panasonic LUMIX PRO Service": DPO and the data protection authority for complaints."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)

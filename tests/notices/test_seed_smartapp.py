@@ -10,56 +10,22 @@ stated together: all their fragments on one line of the Markdown (one table row)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from pledge.notices.render import render_notice
-from pledge.policy import load_compiled
+from tests.notices.seed_promises import Row, check, check_together, ids, lines, normalised, rendered_markdown
 
 SEED = "002_9e508a21e3d0ba23.txt"
 NOTICE = "smartapp"
-POLICY = Path(__file__).resolve().parents[2] / "policies" / "panasonic"
-
-Fragment = str | tuple[str, ...]
-Row = tuple[str, str, tuple[Fragment, ...]]
 
 
 @pytest.fixture(scope="module")
-def rendered() -> str:
-    compiled = load_compiled(POLICY)
-    markdown: str = render_notice(compiled, NOTICE, "md")
-    return markdown
+def notice_md() -> str:
+    return normalised(rendered_markdown(NOTICE))
 
 
 @pytest.fixture(scope="module")
-def notice_md(rendered: str) -> str:
-    return " ".join(rendered.split())
-
-
-@pytest.fixture(scope="module")
-def notice_lines(rendered: str) -> list[str]:
-    return [" ".join(line.split()) for line in rendered.splitlines()]
-
-
-def _found(text: str, fragment: Fragment) -> bool:
-    return any(alt in text for alt in ((fragment,) if isinstance(fragment, str) else fragment))
-
-
-def _check(text: str, row: Row) -> None:
-    promise, clause, fragments = row
-    missing = [f for f in fragments if not _found(text, f)]
-    assert not missing, f"{promise} [{SEED}#{clause}]: the rendered notice lacks {missing}"
-
-
-def _check_together(lines: list[str], row: Row) -> None:
-    promise, clause, fragments = row
-    assert any(all(_found(line, f) for f in fragments) for line in lines), (
-        f"{promise} [{SEED}#{clause}]: no line of the rendered notice states all of {fragments}")
-
-
-def _ids(rows: list[Row]) -> list[str]:
-    return [row[0] for row in rows]
+def notice_lines() -> list[str]:
+    return lines(rendered_markdown(NOTICE))
 
 
 SCOPE: list[Row] = [
@@ -246,97 +212,97 @@ def _row_id(row: object) -> str:
     return row[0] if isinstance(row, tuple) else str(row)
 
 
-@pytest.mark.parametrize("row", SCOPE, ids=_ids(SCOPE))
+@pytest.mark.parametrize("row", SCOPE, ids=ids(SCOPE))
 def test_scope_controller_and_date(notice_md: str, row: Row) -> None:
     """§1 Information about us, §2, §4 (Art. 22), §10, Thai Appendix intro and §2."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CATEGORIES, ids=_ids(CATEGORIES))
+@pytest.mark.parametrize("row", CATEGORIES, ids=ids(CATEGORIES))
 def test_categories_with_collection_method(notice_lines: list[str], row: Row) -> None:
     """§3 table: each category with its examples and how it is collected, on one row."""
-    _check_together(notice_lines, row)
+    check_together(notice_lines, row, SEED)
 
 
-@pytest.mark.parametrize("row", PURPOSE_ROWS, ids=_ids(PURPOSE_ROWS))
+@pytest.mark.parametrize("row", PURPOSE_ROWS, ids=ids(PURPOSE_ROWS))
 def test_section_4_table_rows(notice_lines: list[str], row: Row) -> None:
     """§4 table: every (activity and purpose, type of personal data, legal basis) row."""
-    _check_together(notice_lines, row)
+    check_together(notice_lines, row, SEED)
 
 
-@pytest.mark.parametrize("row", BASES, ids=_ids(BASES))
+@pytest.mark.parametrize("row", BASES, ids=ids(BASES))
 def test_legal_bases_explained(notice_md: str, row: Row) -> None:
     """§4: the legal bases relied on, and the right to object to legitimate interests."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", MARKETING, ids=_ids(MARKETING))
+@pytest.mark.parametrize("row", MARKETING, ids=ids(MARKETING))
 def test_marketing_channels_and_opt_out(notice_md: str, row: Row) -> None:
     """§7 Your rights related to Marketing Communication."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", RECIPIENTS, ids=_ids(RECIPIENTS))
+@pytest.mark.parametrize("row", RECIPIENTS, ids=ids(RECIPIENTS))
 def test_recipients(notice_md: str, row: Row) -> None:
     """§5 To whom do we disclose your Personal Data? (I-V)."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", TRANSFERS, ids=_ids(TRANSFERS))
+@pytest.mark.parametrize("row", TRANSFERS, ids=ids(TRANSFERS))
 def test_international_transfers(notice_md: str, row: Row) -> None:
     """§8 International Transfers and Thai Appendix §3 (table of destinations and standards)."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", RETENTION, ids=_ids(RETENTION))
+@pytest.mark.parametrize("row", RETENTION, ids=ids(RETENTION))
 def test_retention(notice_md: str, row: Row) -> None:
     """§9 Data Retention."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", SECURITY, ids=_ids(SECURITY))
+@pytest.mark.parametrize("row", SECURITY, ids=ids(SECURITY))
 def test_security(notice_md: str, row: Row) -> None:
     """§6 What do we do to keep your Personal Data secure?"""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", RIGHTS, ids=_ids(RIGHTS))
+@pytest.mark.parametrize("row", RIGHTS, ids=ids(RIGHTS))
 def test_rights(notice_md: str, row: Row) -> None:
     """§7 What are your rights? / Exercising your rights, and Thai Appendix §4."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CHILDREN, ids=_ids(CHILDREN))
+@pytest.mark.parametrize("row", CHILDREN, ids=ids(CHILDREN))
 def test_children(notice_md: str, row: Row) -> None:
     """§12 Children's Personal Data (under 16) and Thai Appendix §6 (under 20)."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CHANGES, ids=_ids(CHANGES))
+@pytest.mark.parametrize("row", CHANGES, ids=ids(CHANGES))
 def test_changes(notice_md: str, row: Row) -> None:
     """§13 Changes to this Privacy Notice."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CONTACTS, ids=_ids(CONTACTS))
+@pytest.mark.parametrize("row", CONTACTS, ids=ids(CONTACTS))
 def test_contacts(notice_md: str, row: Row) -> None:
     """§14 Contact Us (Vietnam) and Thai Appendix §7."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", COMPLAINTS, ids=_ids(COMPLAINTS))
+@pytest.mark.parametrize("row", COMPLAINTS, ids=ids(COMPLAINTS))
 def test_complaint_authority(notice_md: str, row: Row) -> None:
     """Thai Appendix §5 Complaints: the Office of the Personal Data Protection Committee."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", COOKIE_CATEGORIES, ids=_ids(COOKIE_CATEGORIES))
+@pytest.mark.parametrize("row", COOKIE_CATEGORIES, ids=ids(COOKIE_CATEGORIES))
 def test_cookie_categories(notice_md: str, row: Row) -> None:
     """Cookie Policy §2 (types of cookies, legal bases) and §5.1 (cookie settings)."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
 @pytest.mark.parametrize("row", COOKIE_ROWS, ids=[_row_id(r) for r in COOKIE_ROWS])
 def test_cookie_table_rows(notice_lines: list[str], row: Row) -> None:
     """Cookie Policy §4.1 Essential cookies: every row of the cookie table."""
-    _check_together(notice_lines, row)
+    check_together(notice_lines, row, SEED)

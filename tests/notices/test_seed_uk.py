@@ -10,18 +10,11 @@ purpose's legal basis.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from pledge.notices.render import render_notice
-from pledge.policy import load_compiled
+from tests.notices.seed_promises import Row, check, check_together, ids, lines, normalised, rendered_markdown
 
 SEED = "003_7293f6a511e294b4.txt"
-POLICY = Path(__file__).resolve().parents[2] / "policies" / "panasonic"
-
-Fragment = str | tuple[str, ...]
-Row = tuple[str, str, tuple[Fragment, ...]]
 
 CONTACT_URL = "https://www.panasonic.com/uk/contact-us.html"
 CONSENT = "Consent"
@@ -30,56 +23,24 @@ LEGITIMATE_INTERESTS = "Legitimate interests"
 LEGAL_OBLIGATION = "Legal obligation"
 
 
-def _render(notice_id: str) -> str:
-    compiled = load_compiled(POLICY)
-    markdown: str = render_notice(compiled, notice_id, "md")
-    return markdown
+@pytest.fixture(scope="module")
+def uk_md() -> str:
+    return normalised(rendered_markdown("uk"))
 
 
 @pytest.fixture(scope="module")
-def uk_rendered() -> str:
-    return _render("uk")
+def uk_lines() -> list[str]:
+    return lines(rendered_markdown("uk"))
 
 
 @pytest.fixture(scope="module")
-def uk_md(uk_rendered: str) -> str:
-    return " ".join(uk_rendered.split())
+def smart_home_md() -> str:
+    return normalised(rendered_markdown("uk-smart-home"))
 
 
 @pytest.fixture(scope="module")
-def uk_lines(uk_rendered: str) -> list[str]:
-    return [" ".join(line.split()) for line in uk_rendered.splitlines()]
-
-
-@pytest.fixture(scope="module")
-def smart_home_rendered() -> str:
-    return _render("uk-smart-home")
-
-
-@pytest.fixture(scope="module")
-def smart_home_md(smart_home_rendered: str) -> str:
-    return " ".join(smart_home_rendered.split())
-
-
-@pytest.fixture(scope="module")
-def smart_home_lines(smart_home_rendered: str) -> list[str]:
-    return [" ".join(line.split()) for line in smart_home_rendered.splitlines()]
-
-
-def _found(text: str, fragment: Fragment) -> bool:
-    return any(alt in text for alt in ((fragment,) if isinstance(fragment, str) else fragment))
-
-
-def _check(text: str, row: Row) -> None:
-    promise, clause, fragments = row
-    missing = [f for f in fragments if not _found(text, f)]
-    assert not missing, f"{promise} [{SEED}#{clause}]: the rendered notice lacks {missing}"
-
-
-def _check_together(lines: list[str], row: Row) -> None:
-    promise, clause, fragments = row
-    assert any(all(_found(line, f) for f in fragments) for line in lines), (
-        f"{promise} [{SEED}#{clause}]: no line of the rendered notice states all of {fragments}")
+def smart_home_lines() -> list[str]:
+    return lines(rendered_markdown("uk-smart-home"))
 
 
 def _check_basis(lines: list[str], purpose: str, basis: str, clause: str) -> None:
@@ -87,10 +48,6 @@ def _check_basis(lines: list[str], purpose: str, basis: str, clause: str) -> Non
     assert rows, f"{purpose} [{SEED}#{clause}]: not in the table of purposes and legal bases"
     wrong = [line for line in rows if not line.rstrip(" |").endswith(basis)]
     assert not wrong, f"{purpose} [{SEED}#{clause}]: legal basis is not {basis!r} in {wrong}"
-
-
-def _ids(rows: list[Row]) -> list[str]:
-    return [row[0] for row in rows]
 
 
 # --- the UK & Ireland notice --------------------------------------------------------------------
@@ -252,22 +209,22 @@ CONTACTS: list[Row] = [
 ]
 
 
-@pytest.mark.parametrize("row", SCOPE, ids=_ids(SCOPE))
+@pytest.mark.parametrize("row", SCOPE, ids=ids(SCOPE))
 def test_scope(uk_md: str, row: Row) -> None:
     """§1 Who are we?, §2, §4, §10, §11 and the date last updated."""
-    _check(uk_md, row)
+    check(uk_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CATEGORIES, ids=_ids(CATEGORIES))
+@pytest.mark.parametrize("row", CATEGORIES, ids=ids(CATEGORIES))
 def test_categories(uk_lines: list[str], row: Row) -> None:
     """§3A (you provide), §3B (collected through your use), §3C (third party sources)."""
-    _check_together(uk_lines, row)
+    check_together(uk_lines, row, SEED)
 
 
-@pytest.mark.parametrize("row", COLLECTION_PROMISES, ids=_ids(COLLECTION_PROMISES))
+@pytest.mark.parametrize("row", COLLECTION_PROMISES, ids=ids(COLLECTION_PROMISES))
 def test_collection_promises(uk_md: str, row: Row) -> None:
     """§3A-I (card data via Worldpay), §3A-III (call recordings), §3B-III (location), §3C-II."""
-    _check(uk_md, row)
+    check(uk_md, row, SEED)
 
 
 @pytest.mark.parametrize(("purpose", "basis", "clause"), PURPOSES, ids=[p[0] for p in PURPOSES])
@@ -284,58 +241,58 @@ def test_twenty_one_purposes(uk_lines: list[str]) -> None:
         assert f"### {purpose}" in headings, f"{purpose} [{SEED}#{clause}] has no section in the notice"
 
 
-@pytest.mark.parametrize("row", MARKETING, ids=_ids(MARKETING))
+@pytest.mark.parametrize("row", MARKETING, ids=ids(MARKETING))
 def test_marketing(uk_md: str, row: Row) -> None:
     """§5-VII and §12 Your Choices: channels, opt-in, opt-out."""
-    _check(uk_md, row)
+    check(uk_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", RECIPIENTS, ids=_ids(RECIPIENTS))
+@pytest.mark.parametrize("row", RECIPIENTS, ids=ids(RECIPIENTS))
 def test_recipients(uk_md: str, row: Row) -> None:
     """§6A I-VII To whom do we disclose your Personal Information?, §5-XVIII, §12."""
-    _check(uk_md, row)
+    check(uk_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", TRANSFERS, ids=_ids(TRANSFERS))
+@pytest.mark.parametrize("row", TRANSFERS, ids=ids(TRANSFERS))
 def test_transfers(uk_md: str, row: Row) -> None:
     """§6B International Transfer of Data."""
-    _check(uk_md, row)
+    check(uk_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", RETENTION, ids=_ids(RETENTION))
+@pytest.mark.parametrize("row", RETENTION, ids=ids(RETENTION))
 def test_retention(uk_md: str, row: Row) -> None:
     """§9 Data Retention."""
-    _check(uk_md, row)
+    check(uk_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", SECURITY, ids=_ids(SECURITY))
+@pytest.mark.parametrize("row", SECURITY, ids=ids(SECURITY))
 def test_security(uk_md: str, row: Row) -> None:
     """§7 A-D What do we do to keep your Personal Information secure?"""
-    _check(uk_md, row)
+    check(uk_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", RIGHTS, ids=_ids(RIGHTS))
+@pytest.mark.parametrize("row", RIGHTS, ids=ids(RIGHTS))
 def test_rights(uk_md: str, row: Row) -> None:
     """§8 A-C What are your rights and how can you exercise them?, §16."""
-    _check(uk_md, row)
+    check(uk_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CHILDREN, ids=_ids(CHILDREN))
+@pytest.mark.parametrize("row", CHILDREN, ids=ids(CHILDREN))
 def test_children(uk_md: str, row: Row) -> None:
     """§13 Children's Personal Information (under 13)."""
-    _check(uk_md, row)
+    check(uk_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CHANGES, ids=_ids(CHANGES))
+@pytest.mark.parametrize("row", CHANGES, ids=ids(CHANGES))
 def test_changes(uk_md: str, row: Row) -> None:
     """§14 Changes to this Privacy Notice."""
-    _check(uk_md, row)
+    check(uk_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CONTACTS, ids=_ids(CONTACTS))
+@pytest.mark.parametrize("row", CONTACTS, ids=ids(CONTACTS))
 def test_contacts(uk_md: str, row: Row) -> None:
     """§16 Contact Us / Further Information."""
-    _check(uk_md, row)
+    check(uk_md, row, SEED)
 
 
 # --- §15 Panasonic Privacy Policy for Smart Home products in the EU -----------------------------
@@ -369,10 +326,10 @@ SMART_HOME_PURPOSES: list[tuple[str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize("row", SMART_HOME, ids=_ids(SMART_HOME))
+@pytest.mark.parametrize("row", SMART_HOME, ids=ids(SMART_HOME))
 def test_smart_home_annex(smart_home_md: str, row: Row) -> None:
     """§15 Smart Home products in the EU: controller, data, sharing, storage, protection, contacts."""
-    _check(smart_home_md, row)
+    check(smart_home_md, row, SEED)
 
 
 @pytest.mark.parametrize(("purpose", "basis", "clause"), SMART_HOME_PURPOSES, ids=[p[0] for p in SMART_HOME_PURPOSES])

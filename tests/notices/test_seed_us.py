@@ -8,38 +8,16 @@ alternatives. Whitespace is normalised before matching.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from pledge.notices.render import render_notice
-from pledge.policy import load_compiled
+from tests.notices.seed_promises import Row, check, ids, normalised, rendered_markdown
 
 SEED = "000_8ec896ddd871dbc0.txt"
-POLICY = Path(__file__).resolve().parents[2] / "policies" / "panasonic"
-
-Fragment = str | tuple[str, ...]
-Row = tuple[str, str, tuple[Fragment, ...]]
 
 
 @pytest.fixture(scope="module")
 def notice_md() -> str:
-    compiled = load_compiled(POLICY)
-    return " ".join(render_notice(compiled, "us", "md").split())
-
-
-def _missing(text: str, fragments: tuple[Fragment, ...]) -> list[Fragment]:
-    return [f for f in fragments if not any(alt in text for alt in ((f,) if isinstance(f, str) else f))]
-
-
-def _check(text: str, row: Row) -> None:
-    promise, clause, fragments = row
-    missing = _missing(text, fragments)
-    assert not missing, f"{promise} [{SEED}#{clause}]: the rendered notice lacks {missing}"
-
-
-def _ids(rows: list[Row]) -> list[str]:
-    return [row[0] for row in rows]
+    return normalised(rendered_markdown("us"))
 
 
 SCOPE: list[Row] = [
@@ -180,55 +158,55 @@ CHILDREN_CONTACTS: list[Row] = [
 ]
 
 
-@pytest.mark.parametrize("row", SCOPE, ids=_ids(SCOPE))
+@pytest.mark.parametrize("row", SCOPE, ids=ids(SCOPE))
 def test_scope_date_and_changes(notice_md: str, row: Row) -> None:
     """S0 introduction ("Privacy Notice", LAST UPDATED July 29, 2024): controller, services, date, archive, changes."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CATEGORIES, ids=_ids(CATEGORIES))
+@pytest.mark.parametrize("row", CATEGORIES, ids=ids(CATEGORIES))
 def test_categories(notice_md: str, row: Row) -> None:
     """S0 "Categories of Information We Collect": provided, automatically collected, derived, other sources."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", PURPOSES, ids=_ids(PURPOSES))
+@pytest.mark.parametrize("row", PURPOSES, ids=ids(PURPOSES))
 def test_purposes(notice_md: str, row: Row) -> None:
     """S0 "Our Uses of Information" (16 uses), "Location Information", "Mobile Push Notifications/Alerts"."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", BASES, ids=_ids(BASES))
+@pytest.mark.parametrize("row", BASES, ids=ids(BASES))
 def test_bases_and_opt_outs(notice_md: str, row: Row) -> None:
     """S0 "Legal Basis for Processing" (EEA), the US state section, and "Promotional Communications"."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", RECIPIENTS, ids=_ids(RECIPIENTS))
+@pytest.mark.parametrize("row", RECIPIENTS, ids=ids(RECIPIENTS))
 def test_recipients(notice_md: str, row: Row) -> None:
     """S0 "Disclosure of Information" (incl. the past 12 months), "Social Sharing Features", "Third-Party Cookies"."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", SALE_AND_COOKIES, ids=_ids(SALE_AND_COOKIES))
+@pytest.mark.parametrize("row", SALE_AND_COOKIES, ids=ids(SALE_AND_COOKIES))
 def test_sale_and_cookies(notice_md: str, row: Row) -> None:
     """S0 "Sale of Information and Targeted Advertising" and "Cookies and Digital Tracking Technologies"."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", TRANSFERS_RETENTION_SECURITY, ids=_ids(TRANSFERS_RETENTION_SECURITY))
+@pytest.mark.parametrize("row", TRANSFERS_RETENTION_SECURITY, ids=ids(TRANSFERS_RETENTION_SECURITY))
 def test_transfers_retention_security(notice_md: str, row: Row) -> None:
     """S0 "Transfer of Information to the U. S. and Other Countries", "Data Retention", "Security of Information"."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", RIGHTS, ids=_ids(RIGHTS))
+@pytest.mark.parametrize("row", RIGHTS, ids=ids(RIGHTS))
 def test_rights(notice_md: str, row: Row) -> None:
     """S0 "Your Rights" (residents of California, Colorado, Connecticut, Utah and Virginia) and how to use them."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
 
 
-@pytest.mark.parametrize("row", CHILDREN_CONTACTS, ids=_ids(CHILDREN_CONTACTS))
+@pytest.mark.parametrize("row", CHILDREN_CONTACTS, ids=ids(CHILDREN_CONTACTS))
 def test_children_and_contacts(notice_md: str, row: Row) -> None:
     """S0 "Children's Online Privacy", "Individuals in the European Economic Area" and "Contact Us"."""
-    _check(notice_md, row)
+    check(notice_md, row, SEED)
