@@ -114,22 +114,122 @@ def rng(seed: int, stream: int, chunk: int) -> np.random.Generator:
     return np.random.default_rng([seed, stream, chunk])
 
 
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_PAIRS = np.array([[48 + i // 10, 48 + i % 10] for i in range(100)], dtype=np.uint8)  # "00" .. "99"
+
+
+def _text(chars: np.ndarray) -> list[str]:
+    """The rows of a matrix of ASCII codes, as strings (one decode and one split: no per-row formatting)."""
+    count, width = chars.shape
+    lines = np.empty((count, width + 1), dtype=np.uint8)
+    lines[:, :width], lines[:, width] = chars, ord("\n")
+    text = lines.tobytes().decode("ascii").split("\n")
+    text.pop()
+    return text
+
+
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded decimal digits of non-negative integers, as ASCII codes (``width`` per row)."""
+    rest = np.asarray(values, dtype=np.int64)
+    out = np.empty((len(rest), width), dtype=np.uint8)
+    at = width
+    while at >= 2:
+        rest, pair = np.divmod(rest, 100)
+        out[:, at - 2:at] = _PAIRS[pair]
+        at -= 2
+    if at:
+        out[:, 0] = 48 + rest % 10
+    return out
+
+
+def _numbered(prefix: str, values: np.ndarray, width: int) -> list[str]:
+    """``f"{prefix}{v:0{width}d}"`` for each value, in bulk."""
+    digits = _digits(values, width)
+    head = np.broadcast_to(np.frombuffer(prefix.encode(), dtype=np.uint8), (len(digits), len(prefix)))
+    return _text(np.hstack([head, digits]))
+
+
 def _uuids(generator: np.random.Generator, count: int) -> list[str]:
     """Random (version 4 shaped) UUIDs from the generator, so they repeat with the seed."""
-    h = generator.bytes(16 * count).hex()
-    return [f"{h[o:o + 8]}-{h[o + 8:o + 12]}-4{h[o + 13:o + 16]}-a{h[o + 17:o + 20]}-{h[o + 20:o + 32]}"
-            for o in range(0, 32 * count, 32)]
+    raw = np.frombuffer(generator.bytes(16 * count), dtype=np.uint8).reshape(count, 16)
+    h = np.empty((count, 32), dtype=np.uint8)
+    h[:, 0::2], h[:, 1::2] = _HEX[raw >> 4], _HEX[raw & 15]
+    out = np.full((count, 36), ord("-"), dtype=np.uint8)
+    out[:, 0:8], out[:, 9:13], out[:, 15:18], out[:, 20:23], out[:, 24:36] = (
+        h[:, 0:8], h[:, 8:12], h[:, 13:16], h[:, 17:20], h[:, 20:32])
+    out[:, 14], out[:, 19] = ord("4"), ord("a")
+    return _text(out)
+
+
+def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year, month and day of days since 1970-01-01 (H. Hinnant's civil_from_days, vectorised)."""
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    return yoe + era * 400 + (month <= 2), month, day
+
+
+def _iso(moments: np.ndarray, with_time: bool) -> list[str]:
+    seconds = moments.astype("datetime64[s]").astype(np.int64)
+    days = seconds // 86_400
+    year, month, day = _civil(days)
+    out = np.empty((len(seconds), 19 if with_time else 10), dtype=np.uint8)
+    out[:, 0:4], out[:, 5:7], out[:, 8:10] = _digits(year, 4), _digits(month, 2), _digits(day, 2)
+    out[:, 4] = out[:, 7] = ord("-")
+    if with_time:
+        rest = seconds - days * 86_400
+        out[:, 10], out[:, 13], out[:, 16] = ord("T"), ord(":"), ord(":")
+        out[:, 11:13], out[:, 14:16], out[:, 17:19] = (_digits(rest // 3600, 2), _digits(rest // 60 % 60, 2),
+                                                       _digits(rest % 60, 2))
+    return _text(out)
 
 
 def _stamps(moments: np.ndarray) -> list[str]:
     """ISO 8601 timestamps (``2024-05-01T10:00:00``), read as they are by SQLite, PostgreSQL and Python."""
-    stamps: list[str] = np.datetime_as_string(moments, unit="s").tolist()
-    return stamps
+    return _iso(moments, with_time=True)
 
 
 def _days(moments: np.ndarray) -> list[str]:
-    days: list[str] = np.datetime_as_string(moments, unit="D").tolist()
-    return days
+    return _iso(moments, with_time=False)
+
+
+#: "a.b." and "c.d" for every pair of octets: an IPv4 address is two picks and one concatenation.
+_OCTET_PAIRS = np.array([f"{a}.{b}" for a in range(256) for b in range(256)], dtype=object)
+_OCTET_PAIRS_DOT = _OCTET_PAIRS + "."
+
+
+def _ips(octets: np.ndarray) -> list[str]:
+    """``a.b.c.d`` for rows of four octets."""
+    ips: list[str] = (_OCTET_PAIRS_DOT[octets[:, 0] * 256 + octets[:, 1]]
+                      + _OCTET_PAIRS[octets[:, 2] * 256 + octets[:, 3]]).tolist()
+    return ips
+
+
+def _macs(octets: np.ndarray) -> list[str]:
+    """``aa:bb:cc:dd:ee:ff`` for rows of six octets."""
+    out = np.full((len(octets), 17), ord(":"), dtype=np.uint8)
+    out[:, 0::3], out[:, 1::3] = _HEX[octets >> 4], _HEX[octets & 15]
+    return _text(out)
+
+
+_VERSIONS = np.array([f"{a}.{b}" for a in range(20) for b in range(20)], dtype=object)
+
+
+def _versions(parts: np.ndarray) -> list[str]:
+    """``a.b`` for rows of two numbers below 20."""
+    versions: list[str] = _VERSIONS[parts[:, 0] * 20 + parts[:, 1]].tolist()
+    return versions
+
+
+def _obj(values: list[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _before(generator: np.random.Generator, count: int, low_days: float, high_days: float) -> np.ndarray:
@@ -179,45 +279,47 @@ class People:
         return self.pools.last_names[self._last_index]
 
     @cached_property
-    def email(self) -> list[str]:
+    def email(self) -> np.ndarray:
+        """Email addresses (an object array, like the other per-person strings, to pick from by owner)."""
         domains = ("example.com", "example.org", "example.net", "mail.example")
         pick = (self.ids % 4).tolist()
-        return [f"{a}.{b}.{p}@{domains[d]}" for a, b, p, d in zip(
+        return _obj([f"{a}.{b}.{p}@{domains[d]}" for a, b, p, d in zip(
             self.pools.first_slugs[self._first_index].tolist(), self.pools.last_slugs[self._last_index].tolist(),
-            self.ids.tolist(), pick, strict=True)]
+            self.ids.tolist(), pick, strict=True)])
 
     @cached_property
-    def phone(self) -> list[str | None]:
+    def phone(self) -> np.ndarray:
         """E.164 numbers, unique per person (7919 is prime to 10**9); 15 % have none."""
-        none = (self.ids * 2654435761 % 100 < 15).tolist()
-        return [None if n else f"+447{(p * 7919) % 10**9:09d}" for p, n in zip(self.ids.tolist(), none, strict=True)]
+        phones = _obj(_numbered("+447", self.ids * 7919 % 10**9, 9))
+        phones[self.ids * 2654435761 % 100 < 15] = None
+        return phones
 
     @cached_property
-    def customer_number(self) -> list[str]:
-        return [f"C{p:09d}" for p in self.ids.tolist()]
+    def customer_number(self) -> np.ndarray:
+        return _obj(_numbered("C", self.ids, 9))
 
     @cached_property
-    def birth_date(self) -> list[str]:
+    def birth_date(self) -> np.ndarray:
         g = rng(self.seed, 92, self.chunk)
         days = g.integers(18 * 365, 85 * 365, size=self.size).astype("timedelta64[D]")
-        return _days(_REF.astype("datetime64[D]") - days)
+        return _obj(_days(_REF.astype("datetime64[D]") - days))
 
     @cached_property
-    def country(self) -> list[str]:
+    def country(self) -> np.ndarray:
         g = rng(self.seed, 93, self.chunk)
-        codes: list[str] = np.array(COUNTRIES, dtype=object)[g.choice(len(COUNTRIES), size=self.size,
-                                                                      p=COUNTRY_WEIGHTS)].tolist()
+        codes: np.ndarray = np.array(COUNTRIES, dtype=object)[g.choice(len(COUNTRIES), size=self.size,
+                                                                       p=COUNTRY_WEIGHTS)]
         return codes
 
     @cached_property
-    def browser_ids(self) -> list[str]:
+    def browser_ids(self) -> np.ndarray:
         """The browser ids (cookie values) of the chunk's people, owner by owner."""
-        return _uuids(rng(self.seed, 90, self.chunk), int(self.browser_counts.sum()))
+        return _obj(_uuids(rng(self.seed, 90, self.chunk), int(self.browser_counts.sum())))
 
     @cached_property
-    def device_ids(self) -> list[str]:
+    def device_ids(self) -> np.ndarray:
         """The SmartApp+ device ids of the chunk's people, owner by owner."""
-        return _uuids(rng(self.seed, 91, self.chunk), int(self.device_counts.sum()))
+        return _obj(_uuids(rng(self.seed, 91, self.chunk), int(self.device_counts.sum())))
 
 
 def people(seed: int, chunk: int, start: int, count: int, pools: Pools) -> People:
@@ -233,16 +335,17 @@ def gen_accounts(p: People, g: np.random.Generator, pools: Pools) -> Tables:
     owners, rank = _repeat(p.browser_counts)
     return {
         "customers": {
-            "id": p.ids.tolist(), "customer_number": p.customer_number, "email": p.email, "phone": p.phone,
-            "first_name": p.first.tolist(), "last_name": p.last.tolist(), "birth_date": p.birth_date,
+            "id": p.ids.tolist(), "customer_number": p.customer_number.tolist(), "email": p.email.tolist(),
+            "phone": p.phone.tolist(),
+            "first_name": p.first.tolist(), "last_name": p.last.tolist(), "birth_date": p.birth_date.tolist(),
             "street": _pick(g, pools.streets, n), "city": _pick(g, pools.cities, n),
-            "postcode": _pick(g, pools.postcodes, n), "country": p.country,
+            "postcode": _pick(g, pools.postcodes, n), "country": p.country.tolist(),
             "password_hash": _pick(g, pools.password_hashes, n),
             "created_at": _stamps(p.created),
         },
         "customer_browsers": {
             "id": (p.ids[owners] * 16 + rank).tolist(), "customer_id": p.ids[owners].tolist(),
-            "browser_id": p.browser_ids, "first_seen": _stamps(p.created[owners]),
+            "browser_id": p.browser_ids.tolist(), "first_seen": _stamps(p.created[owners]),
         },
     }
 
@@ -254,9 +357,9 @@ def gen_products(p: People, g: np.random.Generator, pools: Pools) -> Tables:
     purchased = _before(g, m, 10, 9 * 365)
     return {"registrations": {
         "id": (p.ids[owners] * 16 + rank).tolist(),
-        "customer_number": [p.customer_number[i] for i in owners.tolist()],
+        "customer_number": p.customer_number[owners].tolist(),
         "product_model": _pick(g, PRODUCTS, m),
-        "serial_number": [f"SN{v:010d}" for v in g.integers(0, 10**10, size=m).tolist()],
+        "serial_number": _numbered("SN", g.integers(0, 10**10, size=m), 10),
         "purchase_date": _days(purchased), "retailer": _pick(g, pools.retailers, m),
         "registered_at": _stamps(purchased + (g.integers(0, 30, size=m) * _DAY)),
     }}
@@ -280,14 +383,14 @@ def gen_shop(p: People, g: np.random.Generator, pools: Pools) -> Tables:
     totals = np.round(totals, 2)
     cancelled = g.random(m) < 0.05
     invoiced = np.flatnonzero(~cancelled)
-    emails = [p.email[i] for i in owners.tolist()]
+    emails = p.email[owners].tolist()
     return {
         "orders": {
-            "id": order_ids.tolist(), "customer_number": [p.customer_number[i] for i in owners.tolist()],
+            "id": order_ids.tolist(), "customer_number": p.customer_number[owners].tolist(),
             "email": emails, "ordered_at": _stamps(ordered),
             "status": np.where(cancelled, "cancelled", "delivered").tolist(),
             "shipping_name": names, "shipping_street": streets, "shipping_city": cities,
-            "shipping_postcode": postcodes, "shipping_country": [p.country[i] for i in owners.tolist()],
+            "shipping_postcode": postcodes, "shipping_country": p.country[owners].tolist(),
             "total": totals.tolist(),
         },
         "order_lines": {
@@ -297,7 +400,7 @@ def gen_shop(p: People, g: np.random.Generator, pools: Pools) -> Tables:
         },
         "invoices": {
             "id": order_ids[invoiced].tolist(), "order_id": order_ids[invoiced].tolist(),
-            "invoice_number": [f"INV{v:012d}" for v in order_ids[invoiced].tolist()],
+            "invoice_number": _numbered("INV", order_ids[invoiced], 12),
             "issued_on": _days(ordered[invoiced]),
             "billing_name": [names[i] for i in invoiced.tolist()],
             "billing_address": [f"{streets[i]}, {postcodes[i]} {cities[i]}" for i in invoiced.tolist()],
@@ -314,15 +417,14 @@ def gen_support(p: People, g: np.random.Generator, pools: Pools) -> Tables:
     ids = p.ids[owners] * 16 + rank
     channel = np.array(("email", "phone", "web"), dtype=object)[g.choice(3, size=m, p=(0.45, 0.35, 0.2))]
     created = _before(g, m, 1, 6 * 365)
-    phones = [p.phone[i] for i in owners.tolist()]
+    phones = p.phone[owners].tolist()
     on_phone = np.flatnonzero((channel == "phone") & (g.random(m) < 0.8))
     known = g.random(m) < 0.9
     return {
         "tickets": {
             "id": ids.tolist(),
-            "customer_number": [p.customer_number[o] if k else None
-                                for o, k in zip(owners.tolist(), known.tolist(), strict=True)],
-            "email": [p.email[i] for i in owners.tolist()], "phone": phones, "channel": channel.tolist(),
+            "customer_number": np.where(known, p.customer_number[owners], None).tolist(),
+            "email": p.email[owners].tolist(), "phone": phones, "channel": channel.tolist(),
             "subject": _pick(g, pools.titles, m), "body": _pick(g, pools.sentences, m),
             "status": np.where(g.random(m) < 0.9, "closed", "open").tolist(), "created_at": _stamps(created),
         },
@@ -359,7 +461,7 @@ def gen_community(p: People, g: np.random.Generator, pools: Pools) -> Tables:
     titles = _pick(g, pools.titles, m)
     return {
         "members": {
-            "id": member_ids.tolist(), "customer_number": [p.customer_number[i] for i in member.tolist()],
+            "id": member_ids.tolist(), "customer_number": p.customer_number[member].tolist(),
             "nickname": [f"{n}{v}" for n, v in zip(_pick(g, pools.nicknames, len(member)), member_ids.tolist(),
                                                       strict=True)],
             "joined_at": _stamps(p.created[member]),
@@ -382,7 +484,7 @@ def gen_marketing(p: People, g: np.random.Generator, pools: Pools) -> Tables:
     k = len(entrants)
     return {
         "newsletter_subscriptions": {
-            "id": (p.ids[owners] * 16 + rank).tolist(), "email": [p.email[i] for i in owners.tolist()],
+            "id": (p.ids[owners] * 16 + rank).tolist(), "email": p.email[owners].tolist(),
             "topic": np.array(NEWSLETTER_TOPICS, dtype=object)[(rank + g.integers(0, 5, size=m)) % 5].tolist(),
             "source": _pick(g, SOURCES, m), "subscribed_at": _stamps(subscribed),
             "confirmed_at": [s if c else None for s, c in
@@ -390,8 +492,8 @@ def gen_marketing(p: People, g: np.random.Generator, pools: Pools) -> Tables:
                                  strict=True)],
         },
         "promotion_entries": {
-            "id": p.ids[entrants].tolist(), "email": [p.email[i] for i in entrants.tolist()],
-            "phone": [p.phone[i] for i in entrants.tolist()],
+            "id": p.ids[entrants].tolist(), "email": p.email[entrants].tolist(),
+            "phone": p.phone[entrants].tolist(),
             "full_name": [f"{a} {b}" for a, b in zip(p.first[entrants].tolist(), p.last[entrants].tolist(),
                                                      strict=True)],
             "postcode": _pick(g, pools.postcodes, k),
@@ -429,18 +531,18 @@ def gen_lumix_pro(p: People, g: np.random.Generator, pools: Pools) -> Tables:
     m = len(owners)
     return {
         "members": {
-            "id": ids.tolist(), "membership_number": [f"LPX{v:09d}" for v in ids.tolist()],
-            "internal_number": [f"I{v:011d}" for v in (ids * 37).tolist()],
-            "customer_number": [p.customer_number[i] for i in member.tolist()],
+            "id": ids.tolist(), "membership_number": _numbered("LPX", ids, 9),
+            "internal_number": _numbered("I", ids * 37, 11),
+            "customer_number": p.customer_number[member].tolist(),
             "first_name": p.first[member].tolist(), "surname": p.last[member].tolist(),
-            "birth_date": [p.birth_date[i] for i in member.tolist()], "tier": tiers,
+            "birth_date": p.birth_date[member].tolist(), "tier": tiers,
             "registered_products": registered.tolist(), "invited_by": invited,
             "starts_on": _days(starts), "expires_on": _days(starts + np.timedelta64(2 * 365, "D")),
         },
         "member_products": {
             "id": (ids[owners] * 16 + rank).tolist(), "member_id": ids[owners].tolist(),
             "product_model": _pick(g, PRODUCTS[:7], m),
-            "serial_number": [f"LX{v:010d}" for v in g.integers(0, 10**10, size=m).tolist()],
+            "serial_number": _numbered("LX", g.integers(0, 10**10, size=m), 10),
             "invoice_copy_uri": [f"s3://lumix-pro-invoices/{v}.pdf" for v in (ids[owners] * 16 + rank).tolist()],
             "registered_on": _days(_before(g, m, 30, 6 * 365)),
         },
@@ -460,19 +562,19 @@ def gen_smartapp(p: People, g: np.random.Generator, pools: Pools) -> Tables:
     lon = np.round(g.uniform(-8.0, 140.0, size=len(co)), 6)
     return {
         "devices": {
-            "id": dev_row.tolist(), "device_id": p.device_ids,
-            "customer_number": [p.customer_number[i] for i in owners.tolist()],
+            "id": dev_row.tolist(), "device_id": p.device_ids.tolist(),
+            "customer_number": p.customer_number[owners].tolist(),
             "model": _pick(g, APPLIANCES, m),
-            "firmware_version": [f"{a}.{b}.{c}" for a, b, c in g.integers(1, 10, size=(m, 3)).tolist()],
+            "firmware_version": _text(np.insert(g.integers(1, 10, size=(m, 3)) + 48, (1, 2), ord("."), axis=1)),
             "paired_at": _stamps(paired),
         },
         "device_logs": {
-            "id": (dev_row[lo] * 8 + lr).tolist(), "device_id": [p.device_ids[i] for i in lo.tolist()],
+            "id": (dev_row[lo] * 8 + lr).tolist(), "device_id": p.device_ids[lo].tolist(),
             "logged_at": _stamps(_before(g, len(lo), 0, 365)), "event": _pick(g, DEVICE_EVENTS, len(lo)),
             "detail": [None] * len(lo),
         },
         "location_logs": {
-            "id": (dev_row[co] * 8 + cr).tolist(), "device_id": [p.device_ids[i] for i in co.tolist()],
+            "id": (dev_row[co] * 8 + cr).tolist(), "device_id": p.device_ids[co].tolist(),
             "recorded_at": _stamps(_before(g, len(co), 0, 180)), "latitude": lat.tolist(),
             "longitude": lon.tolist(), "accuracy_m": g.integers(5, 200, size=len(co)).tolist(),
         },
@@ -484,13 +586,12 @@ def gen_smart_home(p: People, g: np.random.Generator, pools: Pools) -> Tables:
     dev_row = p.ids[owners] * 16 + rank
     connected = np.flatnonzero(g.random(len(owners)) < 0.6)
     k = len(connected)
-    octets = g.integers(1, 255, size=(k, 4)).tolist()
-    macs = g.integers(0, 256, size=(k, 6)).tolist()
+    octets = g.integers(1, 255, size=(k, 4))
+    macs = g.integers(0, 256, size=(k, 6))
     return {"connections": {
-        "id": dev_row[connected].tolist(), "device_id": [p.device_ids[i] for i in connected.tolist()],
-        "ip_address": [f"{a}.{b}.{c}.{d}" for a, b, c, d in octets],
-        "mac_address": [":".join(f"{x:02x}" for x in mac) for mac in macs],
-        "software_version": [f"{a}.{b}" for a, b in g.integers(1, 20, size=(k, 2)).tolist()],
+        "id": dev_row[connected].tolist(), "device_id": p.device_ids[connected].tolist(),
+        "ip_address": _ips(octets), "mac_address": _macs(macs),
+        "software_version": _versions(g.integers(1, 20, size=(k, 2))),
         "connected_at": _stamps(_before(g, k, 0, 90)),
     }}
 
@@ -501,13 +602,13 @@ def gen_analytics(p: People, g: np.random.Generator, pools: Pools) -> Tables:
     owners, rank = _repeat(counts)
     m = len(owners)
     person_of_browser, browser_rank = _repeat(p.browser_counts)
-    octets = g.integers(1, 255, size=(m, 4)).tolist()
+    octets = g.integers(1, 255, size=(m, 4))
     return {"page_views": {
         "id": (p.ids[person_of_browser[owners]] * 64 + browser_rank[owners] * 16 + rank).tolist(),
-        "browser_id": [p.browser_ids[i] for i in owners.tolist()],
+        "browser_id": p.browser_ids[owners].tolist(),
         "viewed_at": _stamps(_before(g, m, 0, 400)), "path": _pick(g, PATHS, m),
         "referrer": _pick(g, REFERRERS, m), "user_agent": _pick(g, USER_AGENTS, m),
-        "ip_address": [f"{a}.{b}.{c}.{d}" for a, b, c, d in octets],
+        "ip_address": _ips(octets),
     }}
 
 
