@@ -35,7 +35,7 @@ from pledge.rights.processors import Action, IdentityFormat, ProcessorError
 from pledge.rights.schemas import RequestType, RightsRequestCreate, VerifyIn
 from pledge.rights.service import RightsParts
 from pledge.settings import ProcessorSettings, Settings
-from tests.conftest import PostgresServer
+from tests.conftest import CliInvoke, PostgresServer
 from tests.datamap.conftest import DATASETS, Demo, Oracle
 from tests.rights.conftest import SECRET, Inbox
 
@@ -587,3 +587,68 @@ def test_a_completed_erasure_on_the_demo_systems_notifies_exactly_the_processors
         assert got.path == f"/{recipient}"
         assert set(payload["categories"]) <= erased & received[recipient].categories
         assert {"kind": "email", "sha256": sha256(email)} in payload["identities"]
+
+
+# --- the CLI -----------------------------------------------------------------------------------------------
+
+
+def test_staff_add_list_and_remove_processor_endpoints(cli: CliInvoke, pledge_env: Settings) -> None:
+    """The minimal policy's processors: the hosting provider and the mailer. The secret is named, never given."""
+    added = cli("processor", "add", "hosting", "--url", "https://hosting.example/pledge", "--secret-env",
+                "HOSTING_WEBHOOK_SECRET")
+    assert added.exit_code == 0, added.output
+    assert "hosting: https://hosting.example/pledge (secret from $HOSTING_WEBHOOK_SECRET" in added.stdout
+    assert "HOSTING_WEBHOOK_SECRET is not set here" in added.stderr
+
+    listed = cli("processor", "list")
+    assert listed.exit_code == 0, listed.output
+    rows = {line.split()[1]: line for line in listed.stdout.splitlines() if line.startswith("│")}
+    assert "https://hosting.example/pledge" in rows["hosting"] and "missing" in rows["hosting"]
+    assert "(no endpoint)" in rows["mailer"]
+
+    for args, message in [
+        (["nobody", "--url", "https://x.example/", "--secret-env", "S"], "the policy has no recipient 'nobody'"),
+        (["mailer", "--url", "http://mailer.example/", "--secret-env", "S"], "use https"),
+        (["mailer", "--url", "https://mailer.example/", "--secret-env", "NOT A NAME"], "not an environment"),
+        (["hosting", "--url", "https://other.example/", "--secret-env", "S"], "already has an endpoint"),
+    ]:
+        refused = cli("processor", "add", *args)
+        assert refused.exit_code == 1 and message in refused.stderr, refused.output
+    replaced = cli("processor", "add", "hosting", "--url", "https://other.example/", "--secret-env", "S",
+                   "--replace", "--inactive")
+    assert replaced.exit_code == 0 and "inactive" in replaced.stdout, replaced.output
+
+    assert json.loads(cli("processor", "notifications", "--format", "json").stdout) == []
+    assert cli("processor", "remove", "hosting").exit_code == 0
+    gone = cli("processor", "remove", "hosting")
+    assert gone.exit_code == 2 and "hosting has no endpoint" in gone.stderr
+    missing = cli("processor", "resend", "PN-0000000000000000")
+    assert missing.exit_code == 2 and "no processor notification" in missing.stderr
+
+
+def test_staff_read_the_record_of_each_notification_and_its_attempts(
+        cli: CliInvoke, pledge_with_processors: Container, inbox: Inbox, receiver: Receiver, webhook_secret: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    container = pledge_with_processors
+    parts = parts_of(container)
+    receiver.statuses = [502]
+    add_endpoint(container, "us.service_providers", receiver.url())
+    reference = submit(container, parts, inbox, request_type="limit_sensitive", identity="record@example.com",
+                       residence="US-CA")
+    run_jobs(container, parts)
+    settings = container.settings
+    monkeypatch.setenv("PLEDGE_DATABASE_URL", settings.effective_database_url)
+    monkeypatch.setenv("PLEDGE_POLICY_DIR", str(settings.policy_dir))
+    monkeypatch.setenv("PLEDGE_DATA_DIR", str(settings.data_dir))
+
+    shown = cli("processor", "notifications", "--request", reference, "--attempts")
+    assert shown.exit_code == 0, shown.output
+    [notification] = notifications(container, reference)
+    assert notification.uid in shown.stdout and "delivered" in shown.stdout
+    assert f"{notification.uid} #1 " in shown.stdout and "502 HTTP 502 Bad Gateway" in shown.stdout
+    assert f"{notification.uid} #2 " in shown.stdout
+    [item] = json.loads(cli("processor", "notifications", "--processor", "us.service_providers",
+                            "--format", "json").stdout)
+    assert item["request"] == reference and [a["status"] for a in item["attempt_log"]] == [502, 200]
+    assert "record@example.com" not in shown.stdout  # the listing never shows the person
+    assert json.loads(cli("processor", "notifications", "--state", "failed", "--format", "json").stdout) == []
