@@ -112,6 +112,9 @@ class Postgres:
             conn.execute("CREATE DATABASE pledge_bench")
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/pledge_bench"
 
+    def postmaster_pid(self) -> int:
+        return int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
+
     def stop(self) -> None:
         self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
 
@@ -194,16 +197,65 @@ async def _connection(port: int, key: str, bodies: list[bytes], start: float, me
         writer.close()
 
 
+def _cpu_seconds(root: int) -> float:
+    """CPU time (user + system) of a process and all its live descendants, from /proc."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += times.get(pid, 0.0)
+        todo.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+@dataclass
+class Cpu:
+    """CPU seconds spent during the measured window, by the servers, PostgreSQL and the load generator."""
+
+    server: float = 0.0
+    postgres: float = 0.0
+    generator: float = 0.0
+
+
+async def _sample_cpu(pids: tuple[int, int], measure_from: float, stop: float, cpu: Cpu) -> None:
+    await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+    before = (_cpu_seconds(pids[0]), _cpu_seconds(pids[1]), time.process_time())
+    await asyncio.sleep(max(0.0, stop - time.perf_counter()))
+    cpu.server = _cpu_seconds(pids[0]) - before[0]
+    cpu.postgres = _cpu_seconds(pids[1]) - before[1]
+    cpu.generator = time.process_time() - before[2]
+
+
 async def _drive(port: int, key: str, *, batch: int = 0, connections: int = CONNECTIONS,
-                 seconds: float = SECONDS) -> tuple[Tally, float]:
+                 seconds: float = SECONDS, pids: tuple[int, int] | None = None) -> tuple[Tally, float, Cpu]:
     bodies = _bodies(50_000)
     start = time.perf_counter()
     measure_from = start + WARMUP
     stop = measure_from + seconds
     tally = Tally()
-    await asyncio.gather(*(_connection(port, key, bodies, start, measure_from, stop, tally, seed, batch)
-                           for seed in range(connections)))
-    return tally, time.perf_counter() - measure_from
+    cpu = Cpu()
+    probe = [_sample_cpu(pids, measure_from, stop, cpu)] if pids else []
+    await asyncio.gather(*probe, *(_connection(port, key, bodies, start, measure_from, stop, tally, seed, batch)
+                                   for seed in range(connections)))
+    return tally, time.perf_counter() - measure_from, cpu
+
+
+def _run(coroutine: Any) -> Any:
+    """Run the load on uvloop (a leaner event loop: the generator shares the servers' cores)."""
+    import uvloop
+
+    return uvloop.run(coroutine)
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -255,8 +307,9 @@ def run() -> Iterator[Mapping[str, object]]:
              "--workers", str(WORKERS), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
              "--no-access-log"], cwd=ROOT, env=env)
         _wait_healthy(port, server)
-        tally, elapsed = asyncio.run(_drive(port, key))
-        batched, batch_elapsed = asyncio.run(_drive(port, key, batch=BATCH, connections=8, seconds=SECONDS / 2))
+        pids = (server.pid, postgres.postmaster_pid())
+        tally, elapsed, cpu = _run(_drive(port, key, pids=pids))
+        batched, batch_elapsed, _cpu = _run(_drive(port, key, batch=BATCH, connections=8, seconds=SECONDS / 2))
         created = tally.statuses.get(201, 0)
         answered = [*tally.uids, *batched.uids][-5000:]
         rate = created / elapsed
@@ -277,6 +330,12 @@ def run() -> Iterator[Mapping[str, object]]:
         yield {"name": "consent events over HTTP: p99 latency", "value": p99, "unit": "ms",
                "target": "<= 50 ms", "met": p99 <= 50, "detail": f"median {p50:.1f} ms; non-201 answers: "
                                                                    f"{others or 'none'}; errors: {tally.errors}"}
+        per_write = 1000 / max(created, 1)
+        cores = (cpu.server + cpu.postgres + cpu.generator) / elapsed
+        yield {"name": "consent events over HTTP: CPU per write", "value": cpu.server * per_write, "unit": "ms",
+               "detail": f"uvicorn workers {cpu.server * per_write:.2f} ms, PostgreSQL {cpu.postgres * per_write:.2f} "
+                         f"ms, load generator {cpu.generator * per_write:.2f} ms of CPU per write; together "
+                         f"{cores:.2f} of {os.cpu_count()} cores busy (the rest: other processes, or idle)"}
         batch_rate = batched.events / batch_elapsed
         batch_p99 = _percentile(batched.latencies, 0.99) * 1000
         yield {"name": f"consent events over HTTP, batches of {BATCH}: writes/s", "value": batch_rate,

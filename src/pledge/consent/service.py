@@ -385,7 +385,12 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
 
     # 4. append the events (a key used by an earlier request inserts nothing), then the projection
     inserted: dict[str, ConsentEvent] = {}
-    if rows:
+    if len(rows) == 1 and session.get_bind().dialect.name == "postgresql":
+        # One event on PostgreSQL: event, notice version and projection in one prepared statement.
+        event = _insert_one_postgresql(session, rows[0])
+        if event is not None:
+            inserted[event.uid] = event
+    elif rows:
         if len(rows) == 1 and rows[0]["notice_id"]:
             # One event: read the notice version in force inside the INSERT itself (a cached statement).
             single = dict(rows[0], notice_version=select(func.max(NoticeVersion.number)).where(
@@ -448,6 +453,61 @@ def _event_row(policy: CompiledPolicy, item: _Item, versions: dict[str, int], no
         "occurred_at": item.occurred_at, "recorded_at": now, "expires_at": event_in.expires_at,
         "idempotency_key": context.idempotency_key, "request_hash": item.fingerprint,
         "policy_revision": policy.revision}
+
+
+_EVENT_COLUMNS = tuple(column.name for column in ConsentEvent.__table__.columns)
+_EVENT_INSERTED = tuple(name for name in _EVENT_COLUMNS if name not in ("id", "notice_version"))
+
+#: One consent event on PostgreSQL, in one round trip and one statement: append the event (nothing
+#: when its idempotency key was used before), read the notice version in force, and write the
+#: event's effects onto the projection where the event is later than what is stored. Psycopg
+#: prepares it on the server after a few uses; no ORM or SQL compilation runs per event.
+_INSERT_ONE_POSTGRESQL = f"""
+WITH ev AS (
+    INSERT INTO consent_event ({", ".join(_EVENT_INSERTED)}, notice_version)
+    VALUES ({", ".join(f"%({name})s" for name in _EVENT_INSERTED)},
+            (SELECT max(number) FROM notice_version WHERE notice_id = %(version_of)s))
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING {", ".join(_EVENT_COLUMNS)}
+), projected AS (
+    INSERT INTO consent_state AS s (subject_id, aspect, notice_id, target, value, expires_at, occurred_at, event_id)
+    SELECT ev.subject_id, e.aspect, e.notice_id, e.target, e.value, e.expires_at, ev.occurred_at, ev.id
+    FROM ev, unnest(%(e_aspect)s::text[], %(e_notice_id)s::text[], %(e_target)s::text[], %(e_value)s::text[],
+                    %(e_expires_at)s::timestamptz[]) WITH ORDINALITY AS e(aspect, notice_id, target, value,
+                                                                        expires_at, n)
+    ORDER BY e.n
+    ON CONFLICT (subject_id, aspect, notice_id, target) DO UPDATE
+    SET value = excluded.value, expires_at = excluded.expires_at, occurred_at = excluded.occurred_at,
+        event_id = excluded.event_id
+    WHERE (excluded.occurred_at, excluded.event_id) > (s.occurred_at, s.event_id)
+)
+SELECT {", ".join(_EVENT_COLUMNS)} FROM ev
+"""
+
+
+def _insert_one_postgresql(session: Session, row: dict[str, object]) -> ConsentEvent | None:
+    """Append one event and project it (see ``_INSERT_ONE_POSTGRESQL``); None when its key was used before."""
+    found = sorted(effects(kind=EventKind(str(row["kind"])), notice_id=str(row["notice_id"]),
+                           target=str(row["target"]), collection_point=str(row["collection_point"]),
+                           expires_at=row["expires_at"]),  # type: ignore[arg-type]
+                   key=lambda effect: effect.key)  # one lock order for every writer
+    params = dict(row, version_of=row["notice_id"], e_aspect=[e.aspect for e in found],
+                  e_notice_id=[e.notice_id for e in found],
+                  e_target=[e.target for e in found], e_value=[e.value for e in found],
+                  e_expires_at=[e.expires_at for e in found])
+    session.flush()  # the raw statement below bypasses autoflush: write pending subjects first
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        cursor.execute(_INSERT_ONE_POSTGRESQL, params, prepare=True)
+        stored = cursor.fetchone()
+    if stored is None:
+        return None
+    values = dict(zip(_EVENT_COLUMNS, stored, strict=True))
+    for name in ("occurred_at", "recorded_at", "expires_at"):
+        if values[name] is not None:
+            values[name] = values[name].astimezone(dt.UTC)
+    return ConsentEvent(**values)
 
 
 def _create_people(*, session: Session, policy: CompiledPolicy, people: Sequence[_Person]) -> None:

@@ -135,30 +135,34 @@ v1 = APIRouter(prefix=PREFIX, tags=["consent"])
 @v1.post("/consent-events", status_code=201, response_model=RecordedRead, name="api_record_consent_event",
          responses={200: {"description": "Already recorded under this Idempotency-Key; the same event."}})
 def record_consent_event(
-    event_in: ConsentEventCreate, request: Request, response: Response, container: ContainerDep,
+    event_in: ConsentEventCreate, request: Request, container: ContainerDep,
     _caller: Annotated[Caller, Depends(require(Scope.CONSENT_WRITE))],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128,
                                                   description="The same key never records twice.")] = None,
     sec_gpc: GpcHeader = None,
     prefer: Annotated[str | None, Header(description=(
         "RFC 7240: `return=minimal` answers with the event only (no receipt, no state)."))] = None,
-) -> RecordedRead:
+) -> Response:
     """Append one event to the subject's consent ledger; answers with the event, its receipt and the new state."""
+    minimal = "return=minimal" in (prefer or "").replace(" ", "").lower()
     with problems(), container.unit_of_work() as session:
         recorded = service.record_event(session=session, policy=container.policy, event_in=event_in,
                                         context=_context(request, sec_gpc, idempotency_key))
-        session.commit()
-        if not recorded.created:
-            response.status_code = 200
         read = service.event_read(session=session, event=recorded.event, identity_kind=recorded.identity_kind)
         gpc_read = service.event_read(session=session, event=recorded.gpc_event,
                                       identity_kind=recorded.identity_kind) if recorded.gpc_event else None
-        if "return=minimal" in (prefer or "").replace(" ", "").lower():
-            response.headers["Preference-Applied"] = "return=minimal"
-            return RecordedRead(created=recorded.created, event=read, gpc_event=gpc_read)
-        return RecordedRead(created=recorded.created, event=read,
-                            receipt=receipt(policy=container.policy, event=recorded.event, identity_kind=read.identity),
-                            gpc_event=gpc_read, state=_state(session, container, recorded.subject))
+        if minimal:
+            answer = RecordedRead(created=recorded.created, event=read, gpc_event=gpc_read)
+        else:  # the state as this transaction wrote it: read before the commit, no second transaction
+            answer = RecordedRead(created=recorded.created, event=read, gpc_event=gpc_read,
+                                  receipt=receipt(policy=container.policy, event=recorded.event,
+                                                  identity_kind=read.identity),
+                                  state=_state(session, container, recorded.subject))
+        session.commit()
+    # Serialised once, by pydantic-core, straight to bytes: the answer is already a validated RecordedRead.
+    headers = {"Preference-Applied": "return=minimal"} if minimal else None
+    return Response(answer.model_dump_json(), status_code=201 if recorded.created else 200,
+                    media_type="application/json", headers=headers)
 
 
 @v1.post("/consent-events/batch", response_model=BatchRecordedRead, name="api_record_consent_events")
