@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import bindparam, delete, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -671,11 +671,17 @@ def _upsert_rows(session: Session, rows: list[dict[str, object]]) -> None:
     session.execute(statement, rows)  # executemany: compiled once, cached
 
 
+_PROJECTION_OF = select(ConsentStateRow.aspect, ConsentStateRow.notice_id, ConsentStateRow.target,
+                        ConsentStateRow.value, ConsentStateRow.expires_at, ConsentStateRow.occurred_at,
+                        ConsentStateRow.event_id).where(ConsentStateRow.subject_id == bindparam("subject_id"))
+
+
 def projection_rows(*, session: Session, subject_id: str) -> dict[StateKey, StateValue]:
-    """The projection as stored for one subject."""
-    rows = session.scalars(select(ConsentStateRow).where(ConsentStateRow.subject_id == subject_id))
-    return {(row.aspect, row.notice_id, row.target): StateValue(row.value, row.expires_at, row.occurred_at,
-                                                                row.event_id) for row in rows}
+    """The projection as stored for one subject (plain rows on the session's connection: no ORM loading)."""
+    session.flush()  # Core execution skips autoflush
+    rows = session.connection().execute(_PROJECTION_OF, {"subject_id": subject_id})
+    return {(aspect, notice_id, target): StateValue(value, expires_at, occurred_at, event_id)
+            for aspect, notice_id, target, value, expires_at, occurred_at, event_id in rows}
 
 
 def rebuild_subject(*, session: Session, subject_id: str) -> None:
