@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pledge.decisions import Decision, DecisionAsk, SubjectState, decide
+from pledge.decisions import ConsentState, ConsentStatus, Decision, DecisionAsk, SubjectState, decide
 from pledge.policy import CompiledPolicy, load_compiled
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
@@ -37,32 +37,33 @@ def test_no_sale_or_sharing_of_anyone_under_16(panasonic: CompiledPolicy, reside
 
 
 def test_an_adult_who_has_not_opted_out_may_see_targeted_ads_in_the_us(panasonic: CompiledPolicy) -> None:
-    """US targeted advertising runs on notice at collection until the person opts out [S0]."""
-    adult = SubjectState(jurisdiction="US-CA", birth_date=dt.date(1980, 1, 1),
-                         cookie_categories=frozenset({"advertising", "social_media"}))
-    assert _ad(panasonic, adult).allowed
+    """US targeted advertising runs on notice at collection until the person opts out: advertising cookies are
+    an opt-out ("Cookie Settings", "Do Not Sell My Data") [000_8ec896ddd871dbc0.txt#How Can You Control Cookies?]."""
+    adult = SubjectState(jurisdiction="US-CA", birth_date=dt.date(1980, 1, 1))
+    decision = _ad(panasonic, adult)
+    assert decision.allowed, decision.reasons
+    assert decision.legal_basis == "notice_at_collection"
 
 
-def test_do_not_sell_my_data_stops_targeted_advertising(panasonic: CompiledPolicy) -> None:
-    """'You can disable them entirely by clicking the "Do Not Sell My Data" link' [S0 Sale of Information]."""
-    opted_out = SubjectState(jurisdiction="US-CA", birth_date=dt.date(1980, 1, 1), opt_out_sale_share=True,
-                             cookie_categories=frozenset({"advertising", "social_media"}))
-    decision = _ad(panasonic, opted_out)
+def test_eea_advertising_cookies_need_opt_in_even_with_consent_to_the_purpose(panasonic: CompiledPolicy) -> None:
+    """Under the same US notice, an EEA visitor's advertising cookies need consent (ePrivacy Art. 5(3))."""
+    consented = SubjectState(jurisdiction="DE", birth_date=dt.date(1980, 1, 1), consents={
+        ("us", "targeted_advertising"): ConsentState(ConsentStatus.GRANTED)})
+    decision = _ad(panasonic, consented)
     assert not decision.allowed
-    assert "opt-out-sale-share" in _rules(decision)
+    assert _rules(decision) == {"cookie-consent-missing"}
+    with_cookies = SubjectState(jurisdiction="DE", birth_date=dt.date(1980, 1, 1), consents={
+        ("us", "targeted_advertising"): ConsentState(ConsentStatus.GRANTED)},
+        cookie_categories=frozenset({"advertising", "social_media"}))
+    assert _ad(panasonic, with_cookies).allowed
 
 
-def test_global_privacy_control_is_an_opt_out_in_california(panasonic: CompiledPolicy) -> None:
-    """GPC is the industry standard S0 waits for; 11 CCR § 7025 makes it an opt-out of sale/sharing."""
-    gpc = SubjectState(jurisdiction="US-CA", birth_date=dt.date(1980, 1, 1), gpc=True,
-                       cookie_categories=frozenset({"advertising", "social_media"}))
-    decision = _ad(panasonic, gpc)
-    assert not decision.allowed
-    assert "global-privacy-control" in _rules(decision)
-
-
-def test_eea_targeted_advertising_needs_consent(panasonic: CompiledPolicy) -> None:
-    """S0 'Individuals in the European Economic Area': advertising cookies rest on consent there."""
-    decision = _ad(panasonic, SubjectState(jurisdiction="DE", birth_date=dt.date(1980, 1, 1)))
-    assert not decision.allowed
-    assert decision.legal_basis == "consent"
+def test_global_site_analytics_cookies_need_consent_in_the_eea(panasonic: CompiledPolicy) -> None:
+    """S1 analysis runs on legitimate interests, but its performance cookies still need opt-in in the EEA
+    (the global notice has no opt-out rule of its own; 002_9e508a21e3d0ba23.txt#Cookie-2.6)."""
+    ask = DecisionAsk(notice="global", purpose="analysis", at=NOW)
+    without = decide(panasonic, SubjectState(jurisdiction="FR", birth_date=dt.date(1980, 1, 1)), ask)
+    assert not without.allowed and _rules(without) == {"cookie-consent-missing"}
+    accepted = SubjectState(jurisdiction="FR", birth_date=dt.date(1980, 1, 1),
+                            cookie_categories=frozenset({"performance"}))
+    assert decide(panasonic, accepted, ask).allowed

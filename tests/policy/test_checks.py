@@ -157,3 +157,10 @@ def test_cli_check_valid_exits_zero(root: Path) -> None:
     result = CliRunner().invoke(app, ["policy", "check", str(root)])
     assert result.exit_code == 0, result.output
     assert "0 error(s)" in result.output
+
+
+def test_cookie_consent_rule_for_a_jurisdiction_the_notice_does_not_cover(policy_copy: PolicyCopy) -> None:
+    policy_copy.edit(NOTICE, "transfers:", "cookie_consent:\n  required: {default: false, US-CA: true}\n"
+                     "  source: test\ntransfers:")
+    problem = _single(policy_copy, "dangling-reference", NOTICE, "required: {default: false, US-CA: true}")
+    assert "'US-CA'" in problem.message

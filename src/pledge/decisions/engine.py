@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from pledge.decisions.state import ConsentStatus, PurposeKey, SubjectState
+from pledge.policy.checks import DEFAULT_JURISDICTION
 from pledge.policy.compile import CompiledPolicy
 from pledge.policy.models import (
     Jurisdiction,
@@ -553,11 +554,24 @@ def _channel_off(c: Context) -> Iterator[Check]:
                 f"the person switched off marketing by {names}")
 
 
+def _cookie_opt_in(c: Context) -> tuple[bool | None, str | None]:
+    """The notice's own cookie-consent rule for this jurisdiction, if it has one, with its source."""
+    rule = c.notice.cookie_consent
+    if rule is None:
+        return None, None
+    required = rule.required.get(c.jurisdiction_id, rule.required.get(DEFAULT_JURISDICTION))
+    return required, rule.source
+
+
 def _cookie_consent_missing(c: Context) -> Iterator[Check]:
+    notice_says, notice_source = _cookie_opt_in(c)
+    if notice_says is False:
+        return  # cookies are an opt-out here (e.g. US state law); the opt-out rules cover them
     for name in c.purpose.cookie_categories:
         category = c.policy.cookie_categories[name]
         if category.consent_required:
-            yield Check(Rule.COOKIE_CONSENT_MISSING, CookieNotAccepted(name), category.source,
+            source = category.source if notice_source is None else f"{notice_source}; {category.source}"
+            yield Check(Rule.COOKIE_CONSENT_MISSING, CookieNotAccepted(name), source,
                         f"{c.name} uses {name} cookies, which the person has not accepted")
 
 

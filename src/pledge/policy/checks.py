@@ -130,6 +130,11 @@ def _check_references(policy: Policy, f: _Findings) -> None:
             for i, cat in enumerate(retention_rule.categories):
                 need(notice_categories, cat, (*base, "retention", r_index, "categories", i),
                      f"data category (notice {notice.id})")
+        if notice.cookie_consent is not None:
+            for code in notice.cookie_consent.required:
+                if code not in notice_scope:
+                    f.error((*base, "cookie_consent", "required", code), "dangling-reference",
+                            f"cookie consent rule for jurisdiction {code!r}, which notice {notice.id!r} does not cover")
         for c_index, child_rule in enumerate(notice.children):
             if child_rule.jurisdiction not in notice_scope:
                 f.error((*base, "children", c_index, "jurisdiction"), "dangling-reference",

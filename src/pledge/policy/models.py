@@ -412,6 +412,18 @@ class ChildrenRule(PolicyModel):
     source: Source
 
 
+class CookieConsentRule(PolicyModel):
+    """Whether non-essential cookies need opt-in consent under this notice, per jurisdiction.
+
+    The EEA and the UK require it (ePrivacy Directive Art. 5(3), PECR reg. 6); US state laws treat
+    advertising cookies as an opt-out (a "sale"), so a US notice can set ``{default: false, EEA: true}``.
+    Without this rule a notice follows each cookie category's ``consent_required``.
+    """
+
+    required: dict[str, bool] = Field(min_length=1, description="jurisdiction id (or 'default') -> opt-in needed")
+    source: Source
+
+
 class RightsRequests(PolicyModel):
     """How the notice tells people to exercise their rights."""
 
@@ -438,6 +450,7 @@ class Notice(PolicyModel):
     sale_and_sharing: tuple[Statement, ...] = ()
     cookie_categories: tuple[Identifier, ...] = ()
     cookies: tuple[CookieName, ...] = Field(default=(), description="cookie names in this notice's table")
+    cookie_consent: CookieConsentRule | None = None
     transfers: tuple[Transfer, ...] = ()
     retention: tuple[RetentionRule, ...] = ()
     security: tuple[Statement, ...] = ()
