@@ -125,17 +125,19 @@ def _index_statements(dataset: DemoDataset, location: Location) -> list[str]:
 
 
 def _pg_text(values: list[Any]) -> list[str]:
-    out = []
-    for v in values:
-        if v is None:
-            out.append("\\N")
-        elif v is True:
-            out.append("t")
-        elif v is False:
-            out.append("f")
-        else:
-            out.append(str(v))
-    return out
+    """A column in COPY's text format: ``\\N`` for NULL, ``t``/``f`` for booleans, numbers as text.
+
+    A column holds one type, so it is converted as a whole (strings as they are) rather than value by value.
+    """
+    sample = next((v for v in values if v is not None), None)
+    if sample is None:
+        return ["\\N"] * len(values)
+    nulls = None in values
+    if isinstance(sample, bool):
+        return ["\\N" if v is None else ("t" if v else "f") for v in values]
+    if isinstance(sample, str):
+        return ["\\N" if v is None else v for v in values] if nulls else values
+    return ["\\N" if v is None else str(v) for v in values] if nulls else list(map(str, values))
 
 
 class _Writer:

@@ -16,7 +16,7 @@ import datetime as dt
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
@@ -161,32 +161,28 @@ def _uuids(generator: np.random.Generator, count: int) -> list[str]:
     return _text(out)
 
 
-def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Year, month and day of days since 1970-01-01 (H. Hinnant's civil_from_days, vectorised)."""
-    z = days + 719_468
-    era = z // 146_097
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = np.where(mp < 10, mp + 3, mp - 9)
-    return yoe + era * 400 + (month <= 2), month, day
+_FIRST_DAY = np.datetime64("1900-01-01", "D")
+
+
+@cache
+def _calendar() -> tuple[np.ndarray, np.ndarray]:
+    """Every day from 1900 to 2099 as ``YYYY-MM-DD``, and every second of a day as ``THH:MM:SS``, as ASCII
+    codes: a timestamp is then two look-ups, not a formatting."""
+    days = "".join(np.datetime_as_string(np.arange(_FIRST_DAY, np.datetime64("2100-01-01", "D"))).tolist())
+    seconds = "".join(f"T{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60))
+    return (np.frombuffer(days.encode(), dtype=np.uint8).reshape(-1, 10),
+            np.frombuffer(seconds.encode(), dtype=np.uint8).reshape(-1, 9))
 
 
 def _iso(moments: np.ndarray, with_time: bool) -> list[str]:
-    seconds = moments.astype("datetime64[s]").astype(np.int64)
+    day_text, second_text = _calendar()
+    seconds = (moments.astype("datetime64[s]") - _FIRST_DAY).astype(np.int64)
     days = seconds // 86_400
-    year, month, day = _civil(days)
-    out = np.empty((len(seconds), 19 if with_time else 10), dtype=np.uint8)
-    out[:, 0:4], out[:, 5:7], out[:, 8:10] = _digits(year, 4), _digits(month, 2), _digits(day, 2)
-    out[:, 4] = out[:, 7] = ord("-")
-    if with_time:
-        rest = seconds - days * 86_400
-        out[:, 10], out[:, 13], out[:, 16] = ord("T"), ord(":"), ord(":")
-        out[:, 11:13], out[:, 14:16], out[:, 17:19] = (_digits(rest // 3600, 2), _digits(rest // 60 % 60, 2),
-                                                       _digits(rest % 60, 2))
-    return _text(out)
+    if len(days) and (days.min() < 0 or days.max() >= len(day_text)):
+        raise ValueError("a demo date outside 1900-2099")
+    if not with_time:
+        return _text(day_text[days])
+    return _text(np.hstack([day_text[days], second_text[seconds - days * 86_400]]))
 
 
 def _stamps(moments: np.ndarray) -> list[str]:
@@ -420,10 +416,12 @@ def gen_support(p: People, g: np.random.Generator, pools: Pools) -> Tables:
     phones = p.phone[owners].tolist()
     on_phone = np.flatnonzero((channel == "phone") & (g.random(m) < 0.8))
     known = g.random(m) < 0.9
+    numbers = p.customer_number[owners]
+    numbers[~known] = None
     return {
         "tickets": {
             "id": ids.tolist(),
-            "customer_number": np.where(known, p.customer_number[owners], None).tolist(),
+            "customer_number": numbers.tolist(),
             "email": p.email[owners].tolist(), "phone": phones, "channel": channel.tolist(),
             "subject": _pick(g, pools.titles, m), "body": _pick(g, pools.sentences, m),
             "status": np.where(g.random(m) < 0.9, "closed", "open").tolist(), "created_at": _stamps(created),
