@@ -360,7 +360,9 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
         assert person.subject is not None
         if person.residence and person.subject.residence != person.residence:
             person.subject.residence = person.residence
-        if person.subject.birth_date is None and person.subject.age_band is None:
+        if person.subject.birth_date is None and person.subject.age_band is None and (person.birth_date
+                                                                                     or person.age_band):
+            # only when there is something to note: setting even an equal value makes the flush work
             person.subject.birth_date, person.subject.age_band = person.birth_date, person.age_band
 
     # 3. a key seen earlier in this run answers with that event (or is a conflict)
