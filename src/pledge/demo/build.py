@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from pledge.demo.generate import CHUNK, Pools, chunk_rows, make_pools, people
 from pledge.demo.schema import DATASET_IDS, DemoDataset, build_datasets
 from pledge.store import make_engine
 
+#: Rows per INSERT statement on SQLite.
+ROWS_PER_INSERT = 32
 #: Below this many people a build runs in one process: starting processes would cost more than it saves.
 PARALLEL_FROM = 40_000
 
@@ -149,12 +152,14 @@ class _Writer:
         self.sqlite = _is_sqlite(location.url)
         if self.sqlite:
             self.conn: Any = sqlite3.connect(_sqlite_path(location.url), isolation_level=None)
+            # threads: the index sorts after the rows may use a core another process has finished with
             for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-200000", "temp_store=MEMORY",
-                           "locking_mode=EXCLUSIVE"):
+                           "locking_mode=EXCLUSIVE", "threads=2"):
                 self.conn.execute(f"PRAGMA {pragma}")
         else:
             self.conn = psycopg.connect(_psycopg_dsn(location.url))
             self.conn.execute("SET synchronous_commit = off")
+            self.conn.execute("SET maintenance_work_mem = '256MB'")  # index sorts after the rows, in memory
 
     def write(self, tables: dict[str, dict[str, list[Any]]]) -> int:
         written = 0
@@ -170,9 +175,7 @@ class _Writer:
             qualified = self.location.table(table.name)
             column_list = ", ".join(f'"{n}"' for n in names)
             if self.sqlite:
-                marks = ", ".join("?" * len(names))
-                self.conn.executemany(f"INSERT INTO {qualified} ({column_list}) VALUES ({marks})", zip(*data,
-                                                                                                   strict=True))
+                self._insert(f"INSERT INTO {qualified} ({column_list}) VALUES ", data, count)
             else:
                 body = "\n".join(map("\t".join, zip(*(_pg_text(col) for col in data), strict=True))) + "\n"
                 with self.conn.cursor() as cur, cur.copy(f"COPY {qualified} ({column_list}) FROM STDIN") as copy:
@@ -183,6 +186,20 @@ class _Writer:
         else:
             self.conn.commit()
         return written
+
+    def _insert(self, head: str, data: list[list[Any]], count: int) -> None:
+        """SQLite: rows in statements of several rows each (fewer statement steps than a row per statement)."""
+        width = len(data)
+        per = max(1, min(ROWS_PER_INSERT, 999 // width))  # within the oldest SQLite's 999 parameters
+        row = "(" + ", ".join("?" * width) + ")"
+        whole = count // per * per
+        if whole:
+            flat = list(chain.from_iterable(zip(*data, strict=True)))
+            step = per * width
+            self.conn.executemany(head + ", ".join([row] * per), (flat[i:i + step] for i in range(0, whole * width,
+                                                                                              step)))
+        if whole < count:
+            self.conn.executemany(head + row, zip(*(column[whole:] for column in data), strict=True))
 
     def finish(self) -> None:
         for statement in _index_statements(self.dataset, self.location):
