@@ -198,7 +198,11 @@ async def _connection(port: int, key: str, bodies: list[bytes], start: float, me
 
 
 def _cpu_seconds(root: int) -> float:
-    """CPU time (user + system) of a process and all its live descendants, from /proc."""
+    """CPU time (user + system) of a process and its descendants, from /proc.
+
+    A descendant that exited and was reaped (a PostgreSQL backend whose connection closed) counts
+    in its parent's children's times, which are added too.
+    """
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
@@ -210,7 +214,7 @@ def _cpu_seconds(root: int) -> float:
         except OSError:
             continue
         parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        times[int(entry.name)] = sum(int(value) for value in fields[11:15]) / tick
     total, todo = 0.0, [root]
     while todo:
         pid = todo.pop()

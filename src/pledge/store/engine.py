@@ -15,6 +15,10 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 #: A pooled PostgreSQL connection older than this is closed and replaced at its next checkout.
 POSTGRES_RECYCLE_SECONDS = 1800
 
+#: PostgreSQL connections a process keeps once opened: as many as the request threads that can use
+#: one at once (anyio's default limit for sync routes is 40); 10 more may open for a burst.
+POSTGRES_POOL_SIZE = 40
+
 
 def normalise_url(url: str | URL) -> URL:
     """Use psycopg 3 for every PostgreSQL URL, whichever spelling (``postgres://``, ``postgresql://``) was given."""
@@ -40,6 +44,11 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         # Connections are recycled after POSTGRES_RECYCLE_SECONDS instead, and one a server restart
         # broke fails its request with a 503 (retry), after which SQLAlchemy empties the whole pool.
         kwargs.setdefault("pool_recycle", POSTGRES_RECYCLE_SECONDS)
+        # Keep as many connections as a server's request threads use at once: with SQLAlchemy's
+        # default of 5, every connection past the fifth was closed on return and opened again for
+        # the next request (a new PostgreSQL backend each time, more CPU than the write itself).
+        kwargs.setdefault("pool_size", POSTGRES_POOL_SIZE)
+        kwargs.setdefault("max_overflow", 10)
         return create_engine(parsed, **kwargs)
     raise ValueError(f"unsupported database {parsed.render_as_string(hide_password=True)!r}: "
                      "pledge runs on SQLite or PostgreSQL")
