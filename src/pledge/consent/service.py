@@ -43,6 +43,7 @@ from pledge.consent.schemas import (
     SubjectStateRead,
 )
 from pledge.decisions.state import ConsentState, ConsentStatus, SubjectState
+from pledge.errors import DomainError
 from pledge.notices.models import NoticeVersion
 from pledge.policy import CompiledPolicy
 from pledge.policy.models import LegalBasis, MarketingChannel, OptOutSignal
@@ -63,16 +64,12 @@ IP_CATEGORIES = frozenset({"user.device.ip_address", "user.device"})
 USER_AGENT_CATEGORIES = frozenset({"user.device"})
 
 
-class ConsentError(Exception):
+class ConsentError(DomainError):
     """An event that cannot be recorded or a question that cannot be answered; nothing was written."""
 
     status = 422
     title = "Invalid consent event"
     type = "urn:pledge:problem:invalid-consent-event"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        self.field = field
-        super().__init__(message)
 
 
 class UnknownPurpose(ConsentError):

@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from pledge.errors import DomainError
 from pledge.jobs.queue import JobQueue
 from pledge.jobs.worker import JobContext, Retry, task
 from pledge.policy import CompiledPolicy
@@ -137,12 +138,11 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MIN_SECRET_BYTES = 16
 
 
-class ProcessorError(Exception):
+class ProcessorError(DomainError):
     """An endpoint or a notification that cannot be set up or changed as asked; nothing was written."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        self.field = field
-        super().__init__(message)
+    title = "Invalid processor endpoint"
+    type = "urn:pledge:problem:invalid-processor-endpoint"
 
 
 # --- what the policy says each processor received --------------------------------------------------------

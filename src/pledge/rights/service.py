@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from pledge.errors import DomainError
 from pledge.jobs.queue import JobQueue, jobs_for
 from pledge.policy import CompiledPolicy
 from pledge.policy.models import Right, VerificationLevel
@@ -67,16 +68,12 @@ _REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 # --- errors -----------------------------------------------------------------------------------------
 
 
-class RightsError(Exception):
+class RightsError(DomainError):
     """A rights request that cannot be made or changed as asked; nothing was written."""
 
     status = 422
     title = "Invalid rights request"
     type = "urn:pledge:problem:invalid-rights-request"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        self.field = field
-        super().__init__(message)
 
 
 class UnknownRequestType(RightsError):

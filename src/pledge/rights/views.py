@@ -27,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from pledge.bootstrap import Container
+from pledge.errors import DomainError
 from pledge.rights import packages, service
 from pledge.rights.jobs import parts_for
 from pledge.rights.mail import MailError, secret_key
@@ -108,9 +109,9 @@ def problems() -> Iterator[None]:
     """Service errors as problem details with the field at fault."""
     try:
         yield
-    except service.RightsError as exc:
-        errors = [{"field": exc.field, "message": str(exc)}] if exc.field else []
-        raise ProblemError(exc.status, str(exc), type_=exc.type, title=exc.title, errors=errors) from None
+    except DomainError as exc:
+        raise ProblemError(exc.status, str(exc), type_=exc.type, title=exc.title,
+                           errors=exc.problem_errors()) from None
     except IllegalTransition as exc:
         raise ProblemError(409, str(exc), type_=service.RequestConflict.type,
                            title=service.RequestConflict.title) from None

@@ -18,6 +18,7 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from pledge.errors import DomainError
 from pledge.policy import CompiledPolicy
 from pledge.store import utcnow
 from pledge.subjects.age import AgeBandError, AgeRange, ChildAge, age_range, child_age, is_child, parse_age_band
@@ -40,16 +41,12 @@ _RESIDENCE = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
 _COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
-class SubjectError(Exception):
+class SubjectError(DomainError):
     """A request about subjects that cannot be done; ``field`` names the input at fault."""
 
     status = 422
     title = "Invalid subject"
     type = "urn:pledge:problem:invalid-subject"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        self.field = field
-        super().__init__(message)
 
 
 class InvalidIdentity(SubjectError):

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pledge.errors import DomainError
 from pledge.notices.render import UnknownNotice
 from pledge.notices.service import NoticeError, UnknownVersion
 from pledge.notices.service import UnknownNotice as UnknownPublishedNotice
@@ -120,6 +121,12 @@ async def _on_notice_error(request: Request, exc: Exception) -> Response:
     return _respond(request, problem)
 
 
+async def _on_domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return _respond(request, ProblemError(exc.status, str(exc), type_=exc.type, title=exc.title,
+                                          errors=exc.problem_errors()))
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _respond(request, ProblemError(500, "Something went wrong on our side. It has been logged."))
@@ -132,4 +139,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(UnknownNotice, _on_notice_error)
     app.add_exception_handler(NoticeError, _on_notice_error)
+    app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -35,6 +35,7 @@ from pledge.consent.schemas import (
     RequestContext,
     SubjectStateRead,
 )
+from pledge.errors import DomainError
 from pledge.subjects import service as subjects
 from pledge.subjects.models import DataSubject
 from pledge.subjects.schemas import IdentityCreate, SubjectRead
@@ -100,9 +101,9 @@ def problems() -> Iterator[None]:
     """Service errors as problem details, with the field at fault."""
     try:
         yield
-    except (service.ConsentError, subjects.SubjectError) as exc:
-        errors = [{"field": exc.field, "message": str(exc)}] if exc.field else []
-        raise ProblemError(exc.status, str(exc), type_=exc.type, title=exc.title, errors=errors) from None
+    except DomainError as exc:
+        raise ProblemError(exc.status, str(exc), type_=exc.type, title=exc.title,
+                           errors=exc.problem_errors()) from None
     except OperationalError:
         raise ProblemError(503, "The database is busy; try again.", type_=TYPE_BUSY) from None
 
