@@ -27,6 +27,8 @@ from rich.console import Console
 from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
+#: The last run's table as Markdown, for BENCHMARKS.md.
+LATEST = HERE.parent / "var" / "bench-latest.md"
 
 
 def discover(filters: Iterable[str] = ()) -> list[str]:
@@ -53,6 +55,7 @@ def main(argv: list[str]) -> int:
     for column in ("benchmark", "measure", "value", "target", "met", "detail"):
         table.add_column(column, overflow="fold", justify="right" if column == "value" else "left")
     failed = False
+    markdown = ["| benchmark | measure | value | target | met | detail |", "|---|---|---:|---|---|---|"]
     for name in discover(argv):
         started = time.perf_counter()
         console.print(f"[dim]running {name} ...[/dim]")
@@ -69,8 +72,14 @@ def main(argv: list[str]) -> int:
             table.add_row(name.removeprefix("bench_"), str(row["name"]), value, str(row.get("target", "")),
                           "" if met is None else ("[green]yes[/green]" if met else "[red]no[/red]"),
                           str(row.get("detail", "")))
+            cells = [name.removeprefix("bench_"), str(row["name"]), value, str(row.get("target", "")),
+                     "" if met is None else ("yes" if met else "**no**"), str(row.get("detail", ""))]
+            markdown.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
         console.print(f"[dim]{name} took {time.perf_counter() - started:.1f} s[/dim]")
     console.print(table)
+    LATEST.parent.mkdir(parents=True, exist_ok=True)
+    LATEST.write_text("\n".join(markdown) + "\n", encoding="utf-8")
+    console.print(f"[dim]the same table as Markdown: {LATEST} (paste it into BENCHMARKS.md)[/dim]")
     return 1 if failed else 0
 
 
