@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from pledge.notices.errors import UnknownNotice
 from pledge.notices.render import (
     ARTICLE_END,
     ARTICLE_START,
@@ -24,7 +25,6 @@ from pledge.notices.render import (
     RIGHT_LABELS,
     SECTION_TITLES,
     UnknownFormat,
-    UnknownNotice,
     extract_article,
     long_date,
     notice_document,

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pledge.notices import service
 from pledge.notices.diff import Materiality
+from pledge.notices.errors import UnknownNotice
 from pledge.notices.render import notice_document, render_notice
-from pledge.notices.service import UnknownNotice, UnknownVersion
+from pledge.notices.service import UnknownVersion
 from pledge.policy import CompiledPolicy
 from pledge.store import unit_of_work
 from tests.conftest import PolicyFolder

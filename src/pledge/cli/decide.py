@@ -9,8 +9,7 @@ import typer
 
 from pledge.cli.common import fail, open_container
 from pledge.consent import asks
-from pledge.consent.service import ConsentError
-from pledge.subjects.service import SubjectError
+from pledge.errors import DomainError
 
 
 def decide(
@@ -35,7 +34,7 @@ def decide(
                                  jurisdiction=jurisdiction)
             found, decision = asks.decide_for(session=session, policy=container.policy, subject=subject, ask=ask,
                                               create=True)
-        except (ConsentError, SubjectError) as exc:
+        except DomainError as exc:
             fail(str(exc))
         session.commit()
     body = {**decision.as_dict(), "subject_id": found.id if found else None}

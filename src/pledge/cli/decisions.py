@@ -11,9 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from pledge.cli.common import database_error, display_url, fail, open_container
 from pledge.consent.asks import check_ask
 from pledge.consent.export import export_consent_state, warehouse_engine
-from pledge.consent.service import ConsentError
 from pledge.decisions.sql import DIALECTS, allowed_subjects_sql
-from pledge.subjects.service import SubjectError
+from pledge.errors import DomainError
 
 app = typer.Typer(help="Decisions as SQL for warehouses, and the consent-state export they read.",
                   no_args_is_help=True)
@@ -39,7 +38,7 @@ def sql(
             ask = check_ask(container.policy, purpose=purpose, notice=notice, service=service,
                             data_categories=category or (), recipient=recipient, channel=channel,
                             jurisdiction=jurisdiction)
-        except (ConsentError, SubjectError) as exc:
+        except DomainError as exc:
             fail(str(exc))
         text = allowed_subjects_sql(container.policy, ask.notice, ask.purpose, dialect,
                                     data_categories=ask.data_categories, recipient=ask.recipient,

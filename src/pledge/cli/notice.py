@@ -13,7 +13,8 @@ from rich.table import Table
 from pledge.cli.common import EXIT_NOT_FOUND, fail, open_container
 from pledge.notices import service
 from pledge.notices.diff import NoticeDiff
-from pledge.notices.service import NoticeError, UnknownNotice, UnknownVersion
+from pledge.notices.errors import NoticeError, UnknownNotice
+from pledge.notices.service import UnknownVersion
 
 app = typer.Typer(help="List, render, publish and compare privacy notices.", no_args_is_help=True)
 

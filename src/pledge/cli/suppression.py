@@ -9,9 +9,8 @@ import typer
 
 from pledge.cli.common import fail, open_container
 from pledge.consent import asks
-from pledge.consent.service import ConsentError
 from pledge.consent.suppression import export_suppression
-from pledge.subjects.service import SubjectError
+from pledge.errors import DomainError
 
 app = typer.Typer(help="Suppression lists for vendors.", no_args_is_help=True)
 
@@ -31,7 +30,7 @@ def export(
         try:
             ask = asks.check_ask(container.policy, purpose=purpose, notice=notice, service=service, channel=channel)
             result = export_suppression(session=session, policy=container.policy, ask=ask, recipient=recipient)
-        except (ConsentError, SubjectError) as exc:
+        except DomainError as exc:
             fail(str(exc))
         if output is not None:
             try:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from pledge.notices.errors import UnknownNotice
 from pledge.policy import CompiledPolicy
 from pledge.policy.checks import DEFAULT_JURISDICTION
 from pledge.policy.models import (
@@ -52,19 +53,6 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 #: Markers around the notice article in the HTML page, so an archived page can be shown inside the site.
 ARTICLE_START = "<!-- pledge:notice -->"
 ARTICLE_END = "<!-- /pledge:notice -->"
-
-
-class UnknownNotice(KeyError):
-    """The policy has no notice with this id."""
-
-    def __init__(self, notice_id: str, known: Iterable[str] = ()) -> None:
-        self.notice_id = notice_id
-        self.known = tuple(sorted(known))
-        super().__init__(notice_id)
-
-    def __str__(self) -> str:
-        hint = f" (known: {', '.join(self.known)})" if self.known else ""
-        return f"unknown notice {self.notice_id!r}{hint}"
 
 
 class UnknownFormat(ValueError):

@@ -8,7 +8,6 @@ later what its notice said on any day and tell what changed between two versions
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -16,20 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pledge.notices.diff import NoticeDiff, diff_documents
+from pledge.notices.errors import NoticeError, UnknownNotice
 from pledge.notices.models import NoticeVersion
 from pledge.policy import CompiledPolicy
 from pledge.store import utcnow
-
-
-class NoticeError(Exception):
-    """A request about notices that cannot be answered; the message is fit to show to a person."""
-
-
-class UnknownNotice(NoticeError):
-    def __init__(self, notice_id: str, known: Sequence[str] = ()) -> None:
-        self.notice_id = notice_id
-        hint = f" (known: {', '.join(sorted(known))})" if known else ""
-        super().__init__(f"unknown notice {notice_id!r}{hint}")
 
 
 class UnknownVersion(NoticeError):

@@ -20,9 +20,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pledge.errors import DomainError
-from pledge.notices.render import UnknownNotice
-from pledge.notices.service import NoticeError, UnknownVersion
-from pledge.notices.service import UnknownNotice as UnknownPublishedNotice
+from pledge.notices.errors import NoticeError, UnknownNotice
+from pledge.notices.service import UnknownVersion
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def _on_notice_error(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, UnknownNotice | UnknownPublishedNotice):
+    if isinstance(exc, UnknownNotice):
         problem = ProblemError(404, str(exc), type_=TYPE_UNKNOWN_NOTICE, title="Unknown notice")
     elif isinstance(exc, UnknownVersion):
         problem = ProblemError(404, str(exc), type_=TYPE_UNKNOWN_VERSION, title="Unknown notice version")
@@ -137,7 +136,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(UnknownNotice, _on_notice_error)
     app.add_exception_handler(NoticeError, _on_notice_error)
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(Exception, _on_unexpected)

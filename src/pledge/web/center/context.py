@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pledge.notices import service
+from pledge.notices.errors import UnknownNotice
 from pledge.notices.models import NoticeVersion
 from pledge.notices.render import (
-    UnknownNotice,
     context_for_document,
     extract_article,
     long_date,
