@@ -46,47 +46,78 @@ EVENT_STATE: dict[EventKind, str] = {
 
 def affected_purposes(policy: CompiledPolicy, event: ConsentEvent) -> list[PurposeKey]:
     """The purposes an event bears on, as the policy maps choices onto purposes."""
-    kind = EventKind(event.kind)
-    scope = [key for key in policy.purposes if not event.notice_id or key[0] == event.notice_id]
-    if kind in (EventKind.CONSENT_GRANTED, EventKind.CONSENT_DENIED, EventKind.CONSENT_WITHDRAWN) or (
-            kind in (EventKind.OBJECTION_RAISED, EventKind.OBJECTION_WITHDRAWN) and event.target != DIRECT_MARKETING):
-        return [(event.notice_id, event.target)]
+    return list(_purposes_of(policy, EventKind(event.kind), event.notice_id, event.target))
 
-    def where(test: Any) -> list[PurposeKey]:
-        return [key for key in scope if test(policy.purposes[key])]
+
+def _purposes_of(policy: CompiledPolicy, kind: EventKind, notice_id: str, target: str) -> tuple[PurposeKey, ...]:
+    if kind in (EventKind.CONSENT_GRANTED, EventKind.CONSENT_DENIED, EventKind.CONSENT_WITHDRAWN) or (
+            kind in (EventKind.OBJECTION_RAISED, EventKind.OBJECTION_WITHDRAWN) and target != DIRECT_MARKETING):
+        return ((notice_id, target),)
+    scope = [key for key in policy.purposes if not notice_id or key[0] == notice_id]
+
+    def where(test: Any) -> tuple[PurposeKey, ...]:
+        return tuple(key for key in scope if test(policy.purposes[key]))
 
     if kind in (EventKind.OBJECTION_RAISED, EventKind.OBJECTION_WITHDRAWN):
         return where(lambda p: bool(p.marketing_channels))
     if kind in (EventKind.CHANNEL_SWITCHED_OFF, EventKind.CHANNEL_SWITCHED_ON):
-        channel = MarketingChannel(event.target)
+        channel = MarketingChannel(target)
         return where(lambda p: channel in p.marketing_channels)
     if kind in (EventKind.COOKIES_ACCEPTED, EventKind.COOKIES_REJECTED):
-        return where(lambda p: event.target in p.cookie_categories)
+        return where(lambda p: target in p.cookie_categories)
     if kind in (EventKind.OPTED_OUT, EventKind.OPTED_IN):
-        target = OptOut(event.target)
-        if target is OptOut.SALE_SHARE:
+        opt_out = OptOut(target)
+        if opt_out is OptOut.SALE_SHARE:
             return where(lambda p: p.sale or p.share)
-        if target is OptOut.TARGETED_ADVERTISING:
+        if opt_out is OptOut.TARGETED_ADVERTISING:
             return where(lambda p: p.targeted_advertising)
-        if target is OptOut.PROFILING:
+        if opt_out is OptOut.PROFILING:
             return where(lambda p: p.profiling)
         return where(lambda p: any(policy.data_categories[c].sensitive for c in p.categories
                                    if c in policy.data_categories))
-    return scope
+    return tuple(scope)
+
+
+def _policy_part(policy: CompiledPolicy, kind: EventKind, notice_id: str, target: str,
+                 jurisdiction: str) -> dict[str, Any]:
+    """What a receipt says that follows from the policy alone, computed once per kind of event.
+
+    The consent API answers every event with its receipt; an opt-out of sale lists every purpose
+    that sells or shares, with its categories, retention and recipients. The answer is the same for
+    every event with the same kind, notice, target and jurisdiction, so it is kept on the policy.
+    The dict is shared: callers serialise it and never change it.
+    """
+    memo = ("receipt", kind, notice_id, target, jurisdiction)
+    found: dict[str, Any] | None = policy.derived.get(memo)
+    if found is not None:
+        return found
+    keys = _purposes_of(policy, kind, notice_id, target)
+    notice = policy.notices.get(notice_id) if notice_id else None
+    notices = [policy.notices[n] for n in dict.fromkeys(key[0] for key in keys)] if notice is None else [notice]
+    controllers = [policy.controllers[n.controller] for n in notices if n.controller in policy.controllers]
+    controllers = list({c.id: c for c in controllers}.values())
+    jurisdiction_rule = policy.jurisdictions.get(jurisdiction)
+    authority = (jurisdiction_rule.complaint_authority if jurisdiction_rule and jurisdiction_rule.complaint_authority
+                 else notice.complaint_authority if notice else None)
+    found = policy.derived[memo] = {
+        "language": notice.language if notice else (notices[0].language if notices else "en"),
+        "notice": notice,
+        "processing": [_processing(policy, key, jurisdiction) for key in keys],
+        "pii_controllers": [c.id for c in controllers],
+        "privacy_rights": sorted(right.value for right in policy.rights_in(jurisdiction)),
+        "authority_party": _party_dict(authority, role="authority") if authority else None,
+        "parties": [_controller_party(c) for c in controllers],
+        "event_type": _event_type(kind, target),
+        "event_state": EVENT_STATE[kind],
+    }
+    return found
 
 
 def receipt(*, policy: CompiledPolicy, event: ConsentEvent, identity_kind: str | None = None) -> dict[str, Any]:
     """The ISO/IEC TS 27560 receipt of one ledger event, as a JSON-ready dict."""
-    keys = affected_purposes(policy, event)
-    notice = policy.notices.get(event.notice_id) if event.notice_id else None
-    notices = [policy.notices[n] for n in dict.fromkeys(key[0] for key in keys)] if notice is None else [notice]
-    controllers = [policy.controllers[n.controller] for n in notices if n.controller in policy.controllers]
-    controllers = list({c.id: c for c in controllers}.values())
-    jurisdiction = policy.jurisdictions.get(event.jurisdiction)
-    authority = (jurisdiction.complaint_authority if jurisdiction and jurisdiction.complaint_authority
-                 else notice.complaint_authority if notice else None)
-    rights = sorted(right.value for right in policy.rights_in(event.jurisdiction))
     kind = EventKind(event.kind)
+    known = _policy_part(policy, kind, event.notice_id, event.target, event.jurisdiction)
+    notice = known["notice"]
     return {
         "schema_version": SCHEMA_VERSION,
         "receipt_id": f"receipt-{event.uid}",
@@ -94,23 +125,23 @@ def receipt(*, policy: CompiledPolicy, event: ConsentEvent, identity_kind: str |
         "pii_principal_id": event.subject_id,
         "pii_principal_identity_kind": identity_kind,
         "record_created_at": event.recorded_at.isoformat(),
-        "language": notice.language if notice else (notices[0].language if notices else "en"),
+        "language": known["language"],
         "jurisdiction": event.jurisdiction,
         "privacy_notice": ({"id": notice.id, "title": notice.title, "version": event.notice_version,
                             "last_updated": notice.last_updated.isoformat()} if notice else None),
-        "processing": [_processing(policy, key, event.jurisdiction) for key in keys],
-        "pii_controllers": [c.id for c in controllers],
+        "processing": known["processing"],
+        "pii_controllers": known["pii_controllers"],
         "collection_method": event.collection_point,
-        "privacy_rights": rights,
-        "authority_party": _party_dict(authority, role="authority") if authority else None,
-        "parties": [_controller_party(c) for c in controllers],
+        "privacy_rights": known["privacy_rights"],
+        "authority_party": known["authority_party"],
+        "parties": known["parties"],
         "events": [{
             "event_time": event.occurred_at.isoformat(),
             "validity_duration": event.expires_at.isoformat() if event.expires_at else "until withdrawn",
             "entity_id": event.actor_ref or (event.subject_id if event.actor == "subject" else event.actor),
             "entity_role": event.actor,
-            "event_type": _event_type(kind, event.target),
-            "event_state": EVENT_STATE[kind],
+            "event_type": known["event_type"],
+            "event_state": known["event_state"],
             "event_kind": kind.value,
             "target": event.target or None,
             "state_changes": [{"aspect": e.aspect, "target": e.target or None, "value": e.value}

@@ -367,7 +367,8 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
     plan: list[tuple[_Item, int | str]] = []  # (item, index into rows, or the idempotency key replayed)
     fingerprints: dict[str, str | None] = {}
     notices = {item.resolved.notice_id for item in checked if item.resolved.notice_id}
-    versions = _notice_versions(session, notices) if len(checked) > 1 else {}
+    postgres = session.get_bind().dialect.name == "postgresql"
+    versions = _notice_versions(session, notices) if len(checked) > 1 and not postgres else {}
     for index, item in enumerate(checked):
         key = item.context.idempotency_key
         if key is not None and key in fingerprints:
@@ -384,11 +385,9 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
 
     # 4. append the events (a key used by an earlier request inserts nothing), then the projection
     inserted: dict[str, ConsentEvent] = {}
-    if len(rows) == 1 and session.get_bind().dialect.name == "postgresql":
-        # One event on PostgreSQL: event, notice version and projection in one prepared statement.
-        event = _insert_one_postgresql(session, rows[0])
-        if event is not None:
-            inserted[event.uid] = event
+    if rows and postgres:
+        # PostgreSQL: events, notice versions and projection in one prepared statement.
+        inserted.update((event.uid, event) for event in _insert_many_postgresql(session, rows))
     elif rows:
         if len(rows) == 1 and rows[0]["notice_id"]:
             # One event: read the notice version in force inside the INSERT itself (a cached statement).
@@ -457,24 +456,37 @@ def _event_row(policy: CompiledPolicy, item: _Item, versions: dict[str, int], no
 _EVENT_COLUMNS = tuple(column.name for column in ConsentEvent.__table__.columns)
 _EVENT_INSERTED = tuple(name for name in _EVENT_COLUMNS if name not in ("id", "notice_version"))
 
-#: One consent event on PostgreSQL, in one round trip and one statement: append the event (nothing
-#: when its idempotency key was used before), read the notice version in force, and write the
-#: event's effects onto the projection where the event is later than what is stored. Psycopg
-#: prepares it on the server after a few uses; no ORM or SQL compilation runs per event.
-_INSERT_ONE_POSTGRESQL = f"""
-WITH ev AS (
+
+def _pg_type(name: str) -> str:
+    return str(ConsentEvent.__table__.c[name].type.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+
+
+#: Consent events on PostgreSQL, in one round trip and one statement whatever their number: append
+#: the events (nothing for one whose idempotency key was used before), each with the notice version
+#: in force, and write their effects onto the projection where an event is later than what is
+#: stored (the latest per key when several events of the run touch it, in one key order for every
+#: writer, so concurrent runs never deadlock). The values travel as one array per column, so the
+#: statement text is the same for 1 or 1,000 events and psycopg prepares it once on the server.
+_INSERT_MANY_POSTGRESQL = f"""
+WITH incoming AS (
+    SELECT * FROM unnest({", ".join(f"%({name})s::{_pg_type(name)}[]" for name in _EVENT_INSERTED)})
+        WITH ORDINALITY AS r({", ".join(_EVENT_INSERTED)}, n)
+), ev AS (
     INSERT INTO consent_event ({", ".join(_EVENT_INSERTED)}, notice_version)
-    VALUES ({", ".join(f"%({name})s" for name in _EVENT_INSERTED)},
-            (SELECT max(number) FROM notice_version WHERE notice_id = %(version_of)s))
+    SELECT {", ".join(f"r.{name}" for name in _EVENT_INSERTED)},
+           (SELECT max(v.number) FROM notice_version v WHERE v.notice_id = r.notice_id)
+    FROM incoming r ORDER BY r.n
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING {", ".join(_EVENT_COLUMNS)}
 ), projected AS (
     INSERT INTO consent_state AS s (subject_id, aspect, notice_id, target, value, expires_at, occurred_at, event_id)
-    SELECT ev.subject_id, e.aspect, e.notice_id, e.target, e.value, e.expires_at, ev.occurred_at, ev.id
-    FROM ev, unnest(%(e_aspect)s::text[], %(e_notice_id)s::text[], %(e_target)s::text[], %(e_value)s::text[],
-                    %(e_expires_at)s::timestamptz[]) WITH ORDINALITY AS e(aspect, notice_id, target, value,
-                                                                        expires_at, n)
-    ORDER BY e.n
+    SELECT DISTINCT ON (ev.subject_id, e.aspect, e.notice_id, e.target)
+           ev.subject_id, e.aspect, e.notice_id, e.target, e.value, e.expires_at, ev.occurred_at, ev.id
+    FROM unnest(%(e_uid)s::text[], %(e_aspect)s::text[], %(e_notice_id)s::text[], %(e_target)s::text[],
+                %(e_value)s::text[], %(e_expires_at)s::timestamptz[]) AS e(uid, aspect, notice_id, target, value,
+                                                                           expires_at)
+    JOIN ev ON ev.uid = e.uid
+    ORDER BY ev.subject_id, e.aspect, e.notice_id, e.target, ev.occurred_at DESC, ev.id DESC
     ON CONFLICT (subject_id, aspect, notice_id, target) DO UPDATE
     SET value = excluded.value, expires_at = excluded.expires_at, occurred_at = excluded.occurred_at,
         event_id = excluded.event_id
@@ -484,29 +496,30 @@ SELECT {", ".join(_EVENT_COLUMNS)} FROM ev
 """
 
 
-def _insert_one_postgresql(session: Session, row: dict[str, object]) -> ConsentEvent | None:
-    """Append one event and project it (see ``_INSERT_ONE_POSTGRESQL``); None when its key was used before."""
-    found = sorted(effects(kind=EventKind(str(row["kind"])), notice_id=str(row["notice_id"]),
-                           target=str(row["target"]), collection_point=str(row["collection_point"]),
-                           expires_at=row["expires_at"]),  # type: ignore[arg-type]
-                   key=lambda effect: effect.key)  # one lock order for every writer
-    params = dict(row, version_of=row["notice_id"], e_aspect=[e.aspect for e in found],
-                  e_notice_id=[e.notice_id for e in found],
-                  e_target=[e.target for e in found], e_value=[e.value for e in found],
-                  e_expires_at=[e.expires_at for e in found])
+def _insert_many_postgresql(session: Session, rows: Sequence[dict[str, object]]) -> list[ConsentEvent]:
+    """Append events and project them (see ``_INSERT_MANY_POSTGRESQL``); one whose key was used before is left out."""
+    params: dict[str, list[object]] = {name: [row[name] for row in rows] for name in _EVENT_INSERTED}
+    found = [(row["uid"], effect) for row in rows
+             for effect in effects(kind=EventKind(str(row["kind"])), notice_id=str(row["notice_id"]),
+                                   target=str(row["target"]), collection_point=str(row["collection_point"]),
+                                   expires_at=row["expires_at"])]  # type: ignore[arg-type]
+    params |= {"e_uid": [uid for uid, _effect in found], "e_aspect": [e.aspect for _uid, e in found],
+               "e_notice_id": [e.notice_id for _uid, e in found], "e_target": [e.target for _uid, e in found],
+               "e_value": [e.value for _uid, e in found], "e_expires_at": [e.expires_at for _uid, e in found]}
     session.flush()  # the raw statement below bypasses autoflush: write pending subjects first
     driver = session.connection().connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:
-        cursor.execute(_INSERT_ONE_POSTGRESQL, params, prepare=True)
-        stored = cursor.fetchone()
-    if stored is None:
-        return None
-    values = dict(zip(_EVENT_COLUMNS, stored, strict=True))
-    for name in ("occurred_at", "recorded_at", "expires_at"):
-        if values[name] is not None:
-            values[name] = values[name].astimezone(dt.UTC)
-    return ConsentEvent(**values)
+        cursor.execute(_INSERT_MANY_POSTGRESQL, params, prepare=True)
+        stored = cursor.fetchall()
+    events = []
+    for values in stored:
+        event = dict(zip(_EVENT_COLUMNS, values, strict=True))
+        for name in ("occurred_at", "recorded_at", "expires_at"):
+            if event[name] is not None:
+                event[name] = event[name].astimezone(dt.UTC)
+        events.append(ConsentEvent(**event))
+    return events
 
 
 def _create_people(*, session: Session, policy: CompiledPolicy, people: Sequence[_Person]) -> None:
@@ -681,6 +694,23 @@ def projection_rows(*, session: Session, subject_id: str) -> dict[StateKey, Stat
     rows = session.connection().execute(_PROJECTION_OF, {"subject_id": subject_id})
     return {(aspect, notice_id, target): StateValue(value, expires_at, occurred_at, event_id)
             for aspect, notice_id, target, value, expires_at, occurred_at, event_id in rows}
+
+
+_PROJECTIONS_OF = select(ConsentStateRow.subject_id, *_PROJECTION_OF.selected_columns).where(
+    ConsentStateRow.subject_id.in_(bindparam("subject_ids", expanding=True)))
+
+
+def subject_states(*, session: Session, data_subjects: Sequence[DataSubject],
+                   today: dt.date | None = None) -> dict[str, SubjectState]:
+    """The states of several subjects from the projection, in one query (the answers of a group commit)."""
+    if not data_subjects:
+        return {}
+    session.flush()
+    rows: dict[str, dict[StateKey, StateValue]] = {subject.id: {} for subject in data_subjects}
+    for subject_id, aspect, notice_id, target, value, expires_at, occurred_at, event_id in session.connection().execute(
+            _PROJECTIONS_OF, {"subject_ids": list(rows)}):
+        rows[subject_id][(aspect, notice_id, target)] = StateValue(value, expires_at, occurred_at, event_id)
+    return {subject.id: state_of(subject, rows[subject.id], today=today) for subject in data_subjects}
 
 
 def rebuild_subject(*, session: Session, subject_id: str) -> None:

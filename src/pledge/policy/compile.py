@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -65,6 +65,9 @@ class CompiledPolicy:
     retention_by_category: Mapping[tuple[str, str], tuple[RetentionRule, ...]]
     rights: Mapping[str, Mapping[Right, RightRule]]
     member_jurisdiction: Mapping[str, str]
+    #: Answers computed from the policy alone (a receipt's processing section for a purpose and a
+    #: jurisdiction, ...), kept by whoever computed them: the policy never changes, so neither do they.
+    derived: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def resolve_jurisdiction(self, code: str | None) -> str:
         """Map a residence code (``DE``, ``US-NY``, ``US-CA``) to the policy jurisdiction that governs it."""

@@ -313,7 +313,10 @@ def insert_identities(*, session: Session, rows: Sequence[tuple[str, Identity]])
     now = utcnow()
     statement = (insert(SubjectIdentity)
                  .values([{"subject_id": subject_id, "kind": identity.kind.value, "value": identity.value,
-                           "created_at": now} for subject_id, identity in rows])
+                           "created_at": now}
+                          # one order for every writer: two transactions creating the same people never deadlock
+                          for subject_id, identity in sorted(rows, key=lambda row: (row[1].kind.value,
+                                                                                    row[1].value))])
                  .on_conflict_do_nothing(index_elements=["kind", "value"]).returning(SubjectIdentity))
     return {Identity(IdentityKind(stored.kind), stored.value): stored for stored in session.scalars(statement)}
 

@@ -25,6 +25,7 @@ from pledge.jobs.worker import BackgroundWorker, Worker
 from pledge.notices.service import PublishConflict
 from pledge.rights.mail import mailer_from_settings
 from pledge.store import current_revision, head_revision
+from pledge.web.api.v1 import consent_writer
 from pledge.web.center.context import publish_missing
 from pledge.web.problems import install_error_handlers
 from pledge.web.routes import include_routes
@@ -81,6 +82,7 @@ def create_app(container: Container, *, background_jobs: bool = False) -> FastAP
         try:
             yield
         finally:
+            await to_thread.run_sync(app.state.consent_writer.close)
             if worker is not None:
                 await to_thread.run_sync(worker.stop)
 
@@ -88,6 +90,7 @@ def create_app(container: Container, *, background_jobs: bool = False) -> FastAP
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",
                   swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect")
     app.state.container = container
+    app.state.consent_writer = consent_writer(container)
     app.state.templates = make_templates()
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -12,7 +12,8 @@ recognises the signal (Cal. Civ. Code § 1798.135, 11 CCR § 7025; Colorado; Con
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from pledge.bootstrap import Container
 from pledge.consent import asks, service
+from pledge.consent.group_commit import GroupCommitter
 from pledge.consent.receipts import receipt
 from pledge.consent.schemas import (
     BatchRecordedRead,
@@ -135,8 +137,8 @@ v1 = APIRouter(prefix=PREFIX, tags=["consent"])
 
 @v1.post("/consent-events", status_code=201, response_model=RecordedRead, name="api_record_consent_event",
          responses={200: {"description": "Already recorded under this Idempotency-Key; the same event."}})
-def record_consent_event(
-    event_in: ConsentEventCreate, request: Request, container: ContainerDep,
+async def record_consent_event(
+    event_in: ConsentEventCreate, request: Request,
     _caller: Annotated[Caller, Depends(require(Scope.CONSENT_WRITE))],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128,
                                                   description="The same key never records twice.")] = None,
@@ -144,26 +146,44 @@ def record_consent_event(
     prefer: Annotated[str | None, Header(description=(
         "RFC 7240: `return=minimal` answers with the event only (no receipt, no state)."))] = None,
 ) -> Response:
-    """Append one event to the subject's consent ledger; answers with the event, its receipt and the new state."""
+    """Append one event to the subject's consent ledger; answers with the event, its receipt and the new state.
+
+    Events arriving together are recorded in one transaction (``consent/group_commit.py``); the
+    answer comes once that transaction is committed, with the state it made.
+    """
     minimal = "return=minimal" in (prefer or "").replace(" ", "").lower()
-    with problems(), container.unit_of_work() as session:
-        recorded = service.record_event(session=session, policy=container.policy, event_in=event_in,
-                                        context=_context(request, sec_gpc, idempotency_key))
-        read = service.event_read(session=session, event=recorded.event, identity_kind=recorded.identity_kind)
-        gpc_read = service.event_read(session=session, event=recorded.gpc_event,
-                                      identity_kind=recorded.identity_kind) if recorded.gpc_event else None
-        if minimal:
-            answer = RecordedRead(created=recorded.created, event=read, gpc_event=gpc_read)
-        else:  # the state as this transaction wrote it: read before the commit, no second transaction
-            answer = RecordedRead(created=recorded.created, event=read, gpc_event=gpc_read,
-                                  receipt=receipt(policy=container.policy, event=recorded.event,
-                                                  identity_kind=read.identity),
-                                  state=_state(session, container, recorded.subject))
-        session.commit()
+    writer: GroupCommitter[bool, RecordedRead] = request.app.state.consent_writer
+    with problems():
+        answer = await asyncio.wrap_future(writer.submit(event_in, _context(request, sec_gpc, idempotency_key),
+                                                         minimal))
     # Serialised once, by pydantic-core, straight to bytes: the answer is already a validated RecordedRead.
     headers = {"Preference-Applied": "return=minimal"} if minimal else None
-    return Response(answer.model_dump_json(), status_code=201 if recorded.created else 200,
+    return Response(answer.model_dump_json(), status_code=201 if answer.created else 200,
                     media_type="application/json", headers=headers)
+
+
+def consent_writer(container: Container) -> GroupCommitter[bool, RecordedRead]:
+    """The group committer behind ``POST /consent-events``, answering as the route promises."""
+    policy = container.policy
+
+    def answer(session: Session, recorded: Sequence[tuple[service.Recorded, bool]]) -> list[RecordedRead]:
+        wanted = {r.subject.id: r.subject for r, minimal in recorded if not minimal}
+        states = service.subject_states(session=session, data_subjects=list(wanted.values()))
+        answers = []
+        for r, minimal in recorded:
+            read = service.event_read(session=session, event=r.event, identity_kind=r.identity_kind)
+            gpc_read = service.event_read(session=session, event=r.gpc_event,
+                                          identity_kind=r.identity_kind) if r.gpc_event else None
+            if minimal:
+                answers.append(RecordedRead(created=r.created, event=read, gpc_event=gpc_read))
+            else:
+                answers.append(RecordedRead(
+                    created=r.created, event=read, gpc_event=gpc_read,
+                    receipt=receipt(policy=policy, event=r.event, identity_kind=read.identity),
+                    state=service.state_read(policy=policy, subject=r.subject, state=states[r.subject.id])))
+        return answers
+
+    return GroupCommitter(unit_of_work=container.unit_of_work, policy=policy, answer=answer)
 
 
 @v1.post("/consent-events/batch", response_model=BatchRecordedRead, name="api_record_consent_events")
