@@ -2,8 +2,10 @@
 
 Each dataset is written by its own process (datasets are separate databases, so they never wait
 for one another), a chunk of people at a time, with the database's bulk path: ``executemany`` in
-one transaction per chunk on SQLite, ``COPY`` on PostgreSQL. Indexes come after the rows. The
-result is the same for the same seed and number of people, whatever the number of processes.
+one transaction per chunk on SQLite; on PostgreSQL ``COPY ... FREEZE`` into tables made in the same
+transaction, one transaction for the whole dataset. Indexes (and on PostgreSQL primary and foreign
+keys) come after the rows. The result is the same for the same seed and number of people, whatever
+the number of processes.
 """
 
 from __future__ import annotations
@@ -21,10 +23,9 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
-from sqlalchemy.schema import AddConstraint, CreateTable
+from sqlalchemy.schema import AddConstraint, CreateColumn
 
 from pledge.datamap.connector import Location, resolve
 from pledge.demo.generate import CHUNK, Pools, chunk_rows, make_pools, people
@@ -89,33 +90,26 @@ def _ensure_postgres_database(url: str) -> None:
 
 
 def _prepare(dataset: DemoDataset, location: Location) -> None:
-    """An empty database (or schema) holding the dataset's tables, without their secondary indexes."""
-    if _is_sqlite(location.url):
-        path = _sqlite_path(location.url)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        fresh = sqlite3.connect(path)
-        try:  # larger pages: fewer page splits while millions of rows go in
-            fresh.execute("PRAGMA page_size=16384")
-            fresh.execute("PRAGMA journal_mode=WAL")
-        finally:
-            fresh.close()
-    elif location.schema is None:
-        _ensure_postgres_database(location.url)
+    """SQLite: an empty file holding the dataset's tables, without their secondary indexes. PostgreSQL: the
+    database, if missing; the writer replaces the tables in the one transaction that fills them."""
+    if not _is_sqlite(location.url):
+        if location.schema is None:
+            _ensure_postgres_database(location.url)
+        return
+    path = _sqlite_path(location.url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    fresh = sqlite3.connect(path)
+    try:  # larger pages: fewer page splits while millions of rows go in
+        fresh.execute("PRAGMA page_size=16384")
+        fresh.execute("PRAGMA journal_mode=WAL")
+    finally:
+        fresh.close()
     engine = make_engine(location.url)
     try:
         with engine.begin() as conn:
-            if location.schema is not None:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{location.schema}" CASCADE'))
-                conn.execute(text(f'CREATE SCHEMA "{location.schema}"'))
-            else:
-                dataset.metadata.drop_all(conn)
-            if location.schema is None and _is_sqlite(location.url):
-                dataset.metadata.create_all(conn)  # SQLite checks no foreign key while the raw loader writes
-            else:
-                for table in dataset.tables:  # PostgreSQL would check each row: the keys come after the rows
-                    conn.execute(CreateTable(table, include_foreign_key_constraints=[]))
+            dataset.metadata.create_all(conn)  # SQLite checks no foreign key while the raw loader writes
     finally:
         engine.dispose()
 
@@ -143,8 +137,18 @@ def _pg_text(values: list[Any]) -> list[str]:
     return ["\\N" if v is None else str(v) for v in values] if nulls else list(map(str, values))
 
 
+def _pg_ddl(element: Any) -> str:
+    return str(element.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+
+
 class _Writer:
-    """Bulk inserts into one dataset's database."""
+    """Bulk inserts into one dataset's database.
+
+    On PostgreSQL the whole dataset is one transaction: the tables are dropped and made again (without keys or
+    indexes), filled with ``COPY ... FREEZE`` chunk after chunk, then given their primary keys, indexes and
+    validated foreign keys, and analysed. Made in the transaction that fills them, the tables take frozen rows
+    (no hint bits to set and no vacuum to come); a failed build leaves the previous one as it was.
+    """
 
     def __init__(self, dataset: DemoDataset, location: Location) -> None:
         self.dataset = dataset
@@ -160,6 +164,20 @@ class _Writer:
             self.conn = psycopg.connect(_psycopg_dsn(location.url))
             self.conn.execute("SET synchronous_commit = off")
             self.conn.execute("SET maintenance_work_mem = '256MB'")  # index sorts after the rows, in memory
+            self._replace_tables()
+
+    def _replace_tables(self) -> None:
+        """PostgreSQL: the dataset's tables, empty, in this connection's transaction, with no key to maintain or
+        check row by row (an index built from sorted rows costs a fraction of one kept up while they arrive)."""
+        if self.location.schema is not None:
+            self.conn.execute(f'DROP SCHEMA IF EXISTS "{self.location.schema}" CASCADE')
+            self.conn.execute(f'CREATE SCHEMA "{self.location.schema}"')
+        else:
+            for table in reversed(self.dataset.tables):
+                self.conn.execute(f"DROP TABLE IF EXISTS {self.location.table(table.name)} CASCADE")
+        for table in self.dataset.tables:
+            columns = ", ".join(_pg_ddl(CreateColumn(column)) for column in table.columns)
+            self.conn.execute(f"CREATE TABLE {self.location.table(table.name)} ({columns})")
 
     def write(self, tables: dict[str, dict[str, list[Any]]]) -> int:
         written = 0
@@ -178,13 +196,12 @@ class _Writer:
                 self._insert(f"INSERT INTO {qualified} ({column_list}) VALUES ", data, count)
             else:
                 body = "\n".join(map("\t".join, zip(*(_pg_text(col) for col in data), strict=True))) + "\n"
-                with self.conn.cursor() as cur, cur.copy(f"COPY {qualified} ({column_list}) FROM STDIN") as copy:
+                with self.conn.cursor() as cur, cur.copy(f"COPY {qualified} ({column_list}) FROM STDIN "
+                                                         "WITH (FREEZE)") as copy:
                     copy.write(body)
             written += count
         if self.sqlite:
             self.conn.execute("COMMIT")
-        else:
-            self.conn.commit()
         return written
 
     def _insert(self, head: str, data: list[list[Any]], count: int) -> None:
@@ -202,19 +219,20 @@ class _Writer:
             self.conn.executemany(head + row, zip(*(column[whole:] for column in data), strict=True))
 
     def finish(self) -> None:
-        for statement in _index_statements(self.dataset, self.location):
-            self.conn.execute(statement)
         if not self.sqlite:
             for table in self.dataset.tables:
-                for constraint in table.foreign_key_constraints:
-                    self.conn.execute(str(AddConstraint(constraint).compile(dialect=postgresql.dialect())))  # type: ignore[no-untyped-call]
+                self.conn.execute(_pg_ddl(AddConstraint(table.primary_key)))
+        for statement in _index_statements(self.dataset, self.location):
+            self.conn.execute(statement)
         if self.sqlite:
             self.conn.execute("PRAGMA journal_mode=WAL")
         else:
-            self.conn.commit()
-            self.conn.autocommit = True
+            for table in self.dataset.tables:
+                for constraint in table.foreign_key_constraints:
+                    self.conn.execute(_pg_ddl(AddConstraint(constraint)))
             for table in self.dataset.tables:
                 self.conn.execute(f"ANALYZE {self.location.table(table.name)}")
+            self.conn.commit()
         self.conn.close()
 
 
@@ -222,16 +240,22 @@ def _fill(group: list[str], locations: dict[str, Location], subjects: int, seed:
           report: Callable[[str, str, int, dict[str, int]], None]) -> None:
     """Write a group of datasets, chunk after chunk: each chunk's people are drawn once for the whole group."""
     definitions = build_datasets(schemas=schemas)
-    writers = {d: _Writer(definitions[d], locations[d]) for d in group}
-    for chunk, start, count in _chunks(subjects):
-        crowd = people(seed, chunk, start, count, pools)
+    writers: dict[str, _Writer] = {}
+    try:
         for d in group:
-            tables = chunk_rows(d, seed, chunk, start, count, pools, crowd)
-            writers[d].write(tables)
-            report("chunk", d, count, {f"{d}.{t}": len(c["id"]) for t, c in tables.items()})
-    for d in group:
-        writers[d].finish()
-        report("done", d, 0, {})
+            writers[d] = _Writer(definitions[d], locations[d])
+        for chunk, start, count in _chunks(subjects):
+            crowd = people(seed, chunk, start, count, pools)
+            for d in group:
+                tables = chunk_rows(d, seed, chunk, start, count, pools, crowd)
+                writers[d].write(tables)
+                report("chunk", d, count, {f"{d}.{t}": len(c["id"]) for t, c in tables.items()})
+        for d in group:
+            writers[d].finish()
+            report("done", d, 0, {})
+    finally:
+        for writer in writers.values():
+            writer.conn.close()  # done after finish(); after a failure, PostgreSQL rolls the dataset back
 
 
 def _worker(group: list[str], locations: dict[str, Location], subjects: int, seed: int, pools: Pools, schemas: bool,
