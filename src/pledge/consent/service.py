@@ -526,18 +526,11 @@ def _create_people(*, session: Session, policy: CompiledPolicy, people: Sequence
     """Insert the new subjects and their identities in two statements; one someone else created meanwhile is theirs."""
     if not people:
         return
-    if len(people) == 1:
-        person = people[0]
-        assert person.new_identity is not None
-        person.subject, person.identity, _created = subjects.ensure_subject(
-            session=session, policy=policy, identity=person.new_identity, residence=person.residence,
-            birth_date=person.birth_date, age_band=person.age_band, looked_up=True)
-        return
     for person in people:
         person.subject = DataSubject(id=uuid.uuid4().hex, residence=person.residence, birth_date=person.birth_date,
-                                     age_band=person.age_band, version=0)
-    session.add_all([person.subject for person in people if person.subject is not None])
-    session.flush()
+                                     age_band=person.age_band)
+    subjects.insert_subjects(session=session, subjects=[person.subject for person in people
+                                                        if person.subject is not None])
     created = subjects.insert_identities(session=session, rows=[
         (person.subject.id, person.new_identity) for person in people
         if person.subject is not None and person.new_identity is not None])

@@ -1,0 +1,137 @@
+"""Group commit (consent/group_commit.py): events that wait together share one transaction, and each
+request still gets the answer it would have had alone (issue 3: "concurrent writers never lose an
+event"; bad input "nothing is written" for the bad event only).
+
+The writer is held inside its first transaction (the answer callback waits on a gate) while more
+events are submitted, so the next batch holds all of them: the batching is deterministic.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pledge.bootstrap import Container
+from pledge.consent import service
+from pledge.consent.group_commit import GroupCommitter
+from pledge.consent.models import ConsentEvent
+from pledge.consent.schemas import ConsentEventCreate, RequestContext
+from pledge.subjects import service as subjects
+
+Answer = tuple[str, bool, str]  # event uid, created, subject id
+
+
+@dataclass
+class Held:
+    """A committer with one writer thread, whose first transaction waits until ``release()``."""
+
+    committer: GroupCommitter[None, Answer]
+    gate: threading.Event = field(default_factory=threading.Event)
+    inside: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.gate.set()
+
+
+@pytest.fixture
+def held(consent_container: Container) -> Iterator[Held]:
+    gate, inside = threading.Event(), threading.Event()
+
+    def answer(_session: Session, recorded: Sequence[tuple[service.Recorded, None]]) -> list[Answer]:
+        inside.set()
+        assert gate.wait(30), "the test never released the writer"
+        return [(r.event.uid, r.created, r.subject.id) for r, _want in recorded]
+
+    committer: GroupCommitter[None, Answer] = GroupCommitter(
+        unit_of_work=consent_container.unit_of_work, policy=consent_container.policy, answer=answer, writers=1)
+    state = Held(committer, gate, inside)
+    yield state
+    gate.set()
+    committer.close()
+
+
+def _submit(held: Held, key: str | None = None, **fields: Any) -> Future[Answer]:
+    fields = {"residence": "DE", "kind": "consent_granted", "purpose": "newsletter",
+              "collection_point": "app"} | fields
+    return held.committer.submit(ConsentEventCreate(**fields), RequestContext(idempotency_key=key), None)
+
+
+def _start_held_batch(held: Held) -> Future[Answer]:
+    """Submit one event and wait until the writer is inside its transaction, holding it."""
+    first = _submit(held, subject="first@example.com")
+    assert held.inside.wait(30)
+    return first
+
+
+def _events(container: Container) -> int:
+    with container.unit_of_work() as session:
+        return int(session.scalar(select(func.count()).select_from(ConsentEvent)) or 0)
+
+
+def test_events_waiting_together_are_recorded_in_one_transaction(held: Held, consent_container: Container) -> None:
+    first = _start_held_batch(held)
+    waiting = [_submit(held, subject=f"person{n}@example.com", kind="consent_withdrawn" if n % 2 else
+                       "consent_granted") for n in range(5)]
+    held.release()
+    answers = [future.result(30) for future in (first, *waiting)]
+
+    assert held.committer.transactions == 2  # the held one, then the five that waited for it
+    assert held.committer.events == 6
+    assert len({uid for uid, _created, _subject in answers}) == 6
+    assert all(created for _uid, created, _subject in answers)
+    with consent_container.unit_of_work() as session:
+        stored = {uid: subject for uid, subject in session.execute(select(ConsentEvent.uid, ConsentEvent.subject_id))}
+        assert {uid: subject for uid, _created, subject in answers} == stored
+        assert service.rebuild(session=session, check=True).consistent
+
+
+def test_a_bad_event_in_a_batch_fails_alone_and_the_others_are_recorded(held: Held,
+                                                                       consent_container: Container) -> None:
+    first = _start_held_batch(held)
+    good_before = _submit(held, subject="ann@example.com")
+    bad = _submit(held, subject="bob@example.com", purpose="no-such-purpose")
+    good_after = _submit(held, subject="cem@example.com")
+    held.release()
+
+    with pytest.raises(service.UnknownPurpose) as refused:
+        bad.result(30)
+    assert refused.value.field == "purpose"  # named as if it had come alone, not "events.1.purpose"
+    assert [f.result(30)[1] for f in (first, good_before, good_after)] == [True, True, True]
+    assert _events(consent_container) == 3
+    with consent_container.unit_of_work() as session:
+        assert subjects.lookup(session=session, reference=subjects.parse_reference("bob@example.com")) is None
+
+
+def test_an_idempotency_key_repeated_in_one_batch_records_once(held: Held, consent_container: Container) -> None:
+    first = _start_held_batch(held)
+    original = _submit(held, key="k-1", subject="ann@example.com")
+    retried = _submit(held, key="k-1", subject="ann@example.com")
+    reused = _submit(held, key="k-1", subject="ann@example.com", kind="consent_withdrawn")
+    held.release()
+
+    first.result(30)
+    uid, created, _subject = original.result(30)
+    assert created
+    assert retried.result(30) == (uid, False, original.result(30)[2])
+    with pytest.raises(service.IdempotencyConflict):
+        reused.result(30)
+    assert _events(consent_container) == 2
+
+
+def test_close_records_the_events_still_queued(held: Held, consent_container: Container) -> None:
+    first = _start_held_batch(held)
+    queued = [_submit(held, subject=f"late{n}@example.com") for n in range(3)]
+    threading.Timer(0.2, held.release).start()
+    held.committer.close()
+
+    assert all(future.done() for future in (first, *queued))
+    assert _events(consent_container) == 4
+    with pytest.raises(RuntimeError):
+        _submit(held, subject="after@example.com")
