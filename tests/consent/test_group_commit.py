@@ -8,6 +8,7 @@ events are submitted, so the next batch holds all of them: the batching is deter
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
@@ -26,6 +27,8 @@ from pledge.consent.schemas import ConsentEventCreate, RequestContext
 from pledge.subjects import service as subjects
 
 Answer = tuple[str, bool, str]  # event uid, created, subject id
+#: SQLite has no asyncio driver here: there ``record()`` hands the events to writer threads.
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 @dataclass
@@ -135,3 +138,59 @@ def test_close_records_the_events_still_queued(held: Held, consent_container: Co
     assert _events(consent_container) == 4
     with pytest.raises(RuntimeError):
         _submit(held, subject="after@example.com")
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_requests_on_the_event_loop_share_a_transaction(consent_container: Container) -> None:
+    """``record`` runs the writers as tasks of the caller's event loop (PostgreSQL's asyncio driver);
+    twenty requests awaiting at once are one transaction, and the bad one among them fails alone."""
+    def answer(_session: Session, recorded: Sequence[tuple[service.Recorded, None]]) -> list[Answer]:
+        return [(r.event.uid, r.created, r.subject.id) for r, _want in recorded]
+
+    committer: GroupCommitter[None, Answer] = GroupCommitter(
+        unit_of_work=consent_container.unit_of_work, policy=consent_container.policy, answer=answer,
+        engine=consent_container.engine)
+
+    async def twenty() -> list[Answer | BaseException]:
+        events = [ConsentEventCreate(subject=f"p{n}@example.com", residence="DE", kind="consent_granted",  # type: ignore[arg-type]
+                                     purpose="newsletter" if n != 7 else "no-such-purpose",
+                                     collection_point="app")  # type: ignore[arg-type]
+                  for n in range(20)]
+        try:
+            return await asyncio.gather(*(committer.record(e, RequestContext(), None) for e in events),
+                                        return_exceptions=True)
+        finally:
+            await committer.aclose()
+
+    answers = asyncio.run(twenty())
+
+    assert isinstance(answers[7], service.UnknownPurpose)
+    assert all(isinstance(a, tuple) and a[1] for n, a in enumerate(answers) if n != 7)
+    # one batch of twenty, refused for the bad event, then each alone: 19 transactions, none with the bad one
+    assert (committer.transactions, committer.events) == (19, 19)
+    assert _events(consent_container) == 19
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_a_good_batch_is_one_transaction(consent_container: Container) -> None:
+    def answer(_session: Session, recorded: Sequence[tuple[service.Recorded, None]]) -> list[Answer]:
+        return [(r.event.uid, r.created, r.subject.id) for r, _want in recorded]
+
+    committer: GroupCommitter[None, Answer] = GroupCommitter(
+        unit_of_work=consent_container.unit_of_work, policy=consent_container.policy, answer=answer,
+        engine=consent_container.engine)
+
+    async def twenty() -> list[Answer]:
+        try:
+            return await asyncio.gather(*(committer.record(
+                ConsentEventCreate(subject=f"p{n}@example.com", residence="DE", kind="consent_granted",  # type: ignore[arg-type]
+                                   purpose="newsletter", collection_point="app"),  # type: ignore[arg-type]
+                RequestContext(), None) for n in range(20)))
+        finally:
+            await committer.aclose()
+
+    answers = asyncio.run(twenty())
+
+    assert len({uid for uid, _created, _subject in answers}) == 20
+    assert (committer.transactions, committer.events) == (1, 20)
+    assert _events(consent_container) == 20

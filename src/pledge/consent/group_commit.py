@@ -1,22 +1,29 @@
 """Group commit for the consent ledger: many concurrent requests, one transaction and one disk flush.
 
 Why: a consent event is a small write, and on a durable database most of its cost is fixed per
-transaction (a round trip per statement, a flush of the write-ahead log at commit) and, in a
-threaded web server, a thread hop and a fight for the GIL per statement. When requests arrive
-together, the writer thread takes every event waiting (up to ``max_batch``), records them with
+transaction (a round trip per statement, a flush of the write-ahead log at commit). When requests
+arrive together, a writer takes every event waiting (up to ``max_batch``), records them with
 ``service.record_events`` in one transaction (set-based: a statement per step, whatever the
 number of events), builds each request's answer inside that transaction, commits once and then
 answers every request. Under light load a batch is one event, so nothing waits for company.
+Several writers run at once, so that one batch is recorded while another waits for its flush.
 
 Each request keeps the answer it would have had alone: when one event of a batch is bad (an
 unknown purpose, an idempotency key reused for another request) or the database refuses the
 batch, the batch is rolled back and every event is recorded again in a transaction of its own,
 so the good ones are written and the bad one gets its own error. Nothing is answered before its
 transaction committed, so an answered event is never lost.
+
+Two ways to run the writers, the same service code in both:
+- on PostgreSQL, as tasks of the web server's event loop (``record``): SQLAlchemy's asyncio
+  engine runs the service in a greenlet and awaits each round trip, so the thread that parses
+  requests also does their database work, with no hand-over between threads;
+- on SQLite (no asyncio driver) and for callers outside an event loop, as threads (``submit``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -26,11 +33,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from pledge.consent import service
 from pledge.consent.schemas import ConsentEventCreate, RequestContext
 from pledge.policy import CompiledPolicy
+from pledge.store import make_async_engine
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +50,7 @@ Answer = TypeVar("Answer")
 
 #: The most events one transaction takes: a bound on the latency one batch adds to the next.
 MAX_BATCH = 64
-#: Writer threads: while one waits for its commit's flush, another records the next batch.
+#: Writers: while one waits for its commit's flush, another records the next batch.
 WRITERS = 3
 
 
@@ -53,31 +63,99 @@ class _Submission(Generic[Want, Answer]):
 
 
 class GroupCommitter(Generic[Want, Answer]):
-    """Writer threads that record the events submitted to them, several per transaction.
+    """Writers that record the events submitted to them, several per transaction.
 
     ``answer(session, recorded)`` turns the recorded events (with what each caller wanted) into the
     callers' answers; it runs inside the transaction, before the commit, so an answer shows the
-    state the commit made. The threads start at the first submission and stop at ``close()``.
+    state the commit made. With the ``engine`` of a PostgreSQL database, ``record`` runs the
+    writers on the calling event loop (through an asyncio engine made on first use, so it belongs
+    to that loop). Writers start at the first submission and stop at ``aclose()`` / ``close()``.
     """
 
     def __init__(self, *, unit_of_work: Callable[[], AbstractContextManager[Session]], policy: CompiledPolicy,
                  answer: Callable[[Session, Sequence[tuple[service.Recorded, Want]]], Sequence[Answer]],
-                 max_batch: int = MAX_BATCH, writers: int = WRITERS) -> None:
+                 engine: Engine | None = None, max_batch: int = MAX_BATCH, writers: int = WRITERS) -> None:
         self._unit_of_work = unit_of_work
         self._policy = policy
         self._answer = answer
+        self._engine = engine
+        self._async_engine: AsyncEngine | None = None
         self._max_batch = max_batch
         self._writers = writers
         self._waiting: queue.SimpleQueue[_Submission[Want, Answer] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._loop_waiting: asyncio.Queue[tuple[_Submission[Want, Answer], asyncio.Future[Answer]]] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         #: Transactions committed and events recorded, for the benchmark and the console.
         self.transactions = 0
         self.events = 0
 
+    # --- on the event loop ------------------------------------------------------------------------
+
+    async def record(self, event_in: ConsentEventCreate, context: RequestContext, want: Want) -> Answer:
+        """Record one event with whatever else is waiting; the answer once committed, or the error that refused it."""
+        if self._engine is None or self._engine.dialect.name != "postgresql":
+            return await asyncio.wrap_future(self.submit(event_in, context, want))
+        if self._closed:
+            raise RuntimeError("the consent ledger writer is closed")
+        if self._loop_waiting is None:
+            self._async_engine = make_async_engine(self._engine)
+            self._loop_waiting = asyncio.Queue()
+            self._tasks = [asyncio.create_task(self._loop_writer(), name=f"consent-group-commit-{n}")
+                           for n in range(self._writers)]
+        answered: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._loop_waiting.put_nowait((_Submission(event_in, context, want), answered))
+        return await answered
+
+    async def _loop_writer(self) -> None:
+        assert self._loop_waiting is not None
+        waiting = self._loop_waiting
+        while True:
+            batch = [await waiting.get()]
+            while len(batch) < self._max_batch and not waiting.empty():
+                batch.append(waiting.get_nowait())
+            await self._loop_commit(batch)
+
+    async def _loop_commit(self, batch: list[tuple[_Submission[Want, Answer], asyncio.Future[Answer]]]) -> None:
+        assert self._async_engine is not None
+        submissions = [submission for submission, _answered in batch]
+        try:
+            async with AsyncSession(self._async_engine, expire_on_commit=False) as session:
+                answers = await session.run_sync(self._record_in, submissions)
+                await session.commit()
+        except Exception as exc:  # handed to the waiting request, which reports it
+            if len(batch) == 1:
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(exc)
+                return
+            log.debug("a batch of %d consent events failed (%s); recording them one by one", len(batch), exc)
+            for one in batch:
+                await self._loop_commit([one])
+            return
+        self._counted(len(batch))
+        for (_submission, answered), answer in zip(batch, answers, strict=True):
+            if not answered.done():  # the request may have gone (client closed): the event stays recorded
+                answered.set_result(answer)
+
+    async def aclose(self) -> None:
+        """Stop the event-loop writers once what is queued is recorded, then the threads."""
+        self._closed = True
+        if self._loop_waiting is not None:
+            while not self._loop_waiting.empty():
+                await asyncio.sleep(0.01)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+        await asyncio.to_thread(self.close)
+
+    # --- on threads -------------------------------------------------------------------------------
+
     def submit(self, event_in: ConsentEventCreate, context: RequestContext, want: Want) -> Future[Answer]:
-        """Queue one event; the future holds its answer once committed, or the error that refused it."""
+        """Queue one event for a writer thread; the future holds its answer once committed, or the error."""
         submission: _Submission[Want, Answer] = _Submission(event_in, context, want)
         with self._lock:
             if self._closed:
@@ -91,7 +169,7 @@ class GroupCommitter(Generic[Want, Answer]):
         return submission.future
 
     def close(self, timeout: float = 30.0) -> None:
-        """Record what is queued, then stop the threads."""
+        """Record what is queued for the threads, then stop them."""
         with self._lock:
             self._closed = True
             threads = list(self._threads)
@@ -122,7 +200,9 @@ class GroupCommitter(Generic[Want, Answer]):
 
     def _commit(self, batch: list[_Submission[Want, Answer]]) -> None:
         try:
-            answers = self._record(batch)
+            with self._unit_of_work() as session:
+                answers = self._record_in(session, batch)
+                session.commit()
         except Exception as exc:  # handed to the waiting request, which reports it
             if len(batch) == 1:
                 batch[0].future.set_exception(exc)
@@ -131,19 +211,23 @@ class GroupCommitter(Generic[Want, Answer]):
             for submission in batch:
                 self._commit([submission])
             return
+        self._counted(len(batch))
         for submission, answer in zip(batch, answers, strict=True):
             submission.future.set_result(answer)
 
-    def _record(self, batch: list[_Submission[Want, Answer]]) -> Sequence[Answer]:
-        with self._unit_of_work() as session:
-            if len(batch) == 1:  # alone: the error names the field without a batch index
-                recorded = [service.record_event(session=session, policy=self._policy, event_in=batch[0].event_in,
-                                                 context=batch[0].context)]
-            else:
-                recorded = service.record_events(session=session, policy=self._policy,
-                                                 items=[(s.event_in, s.context) for s in batch])
-            answers = self._answer(session, list(zip(recorded, (s.want for s in batch), strict=True)))
-            session.commit()
-        self.transactions += 1
-        self.events += len(batch)
-        return answers
+    # --- either way -------------------------------------------------------------------------------
+
+    def _record_in(self, session: Session, batch: list[_Submission[Want, Answer]]) -> Sequence[Answer]:
+        """Record a batch in the session's transaction and build the answers; the caller commits."""
+        if len(batch) == 1:  # alone: the error names the field without a batch index
+            recorded = [service.record_event(session=session, policy=self._policy, event_in=batch[0].event_in,
+                                             context=batch[0].context)]
+        else:
+            recorded = service.record_events(session=session, policy=self._policy,
+                                             items=[(s.event_in, s.context) for s in batch])
+        return self._answer(session, list(zip(recorded, (s.want for s in batch), strict=True)))
+
+    def _counted(self, events: int) -> None:
+        with self._lock:
+            self.transactions += 1
+            self.events += events

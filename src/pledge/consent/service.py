@@ -507,11 +507,8 @@ def _insert_many_postgresql(session: Session, rows: Sequence[dict[str, object]])
                "e_notice_id": [e.notice_id for _uid, e in found], "e_target": [e.target for _uid, e in found],
                "e_value": [e.value for _uid, e in found], "e_expires_at": [e.expires_at for _uid, e in found]}
     session.flush()  # the raw statement below bypasses autoflush: write pending subjects first
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor:
-        cursor.execute(_INSERT_MANY_POSTGRESQL, params, prepare=True)
-        stored = cursor.fetchall()
+    # psycopg prepares a statement on the server once a connection has run it five times
+    stored = session.connection().exec_driver_sql(_INSERT_MANY_POSTGRESQL, params).all()
     events = []
     for values in stored:
         event = dict(zip(_EVENT_COLUMNS, values, strict=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pledge.store.base import Base
 from pledge.store.columns import JSONDocument, UTCDateTime, utcnow
-from pledge.store.engine import make_engine, make_session_factory, normalise_url
+from pledge.store.engine import make_async_engine, make_engine, make_session_factory, normalise_url
 from pledge.store.migrate import current_revision, head_revision, new_revision, upgrade
 from pledge.store.uow import unit_of_work
 
@@ -14,6 +14,7 @@ __all__ = [
     "UTCDateTime",
     "current_revision",
     "head_revision",
+    "make_async_engine",
     "make_engine",
     "make_session_factory",
     "new_revision",

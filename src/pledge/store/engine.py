@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 #: How long a SQLite writer waits for another writer's lock before failing, in milliseconds.
@@ -52,6 +53,19 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         return create_engine(parsed, **kwargs)
     raise ValueError(f"unsupported database {parsed.render_as_string(hide_password=True)!r}: "
                      "pledge runs on SQLite or PostgreSQL")
+
+
+def make_async_engine(engine: Engine, **kwargs: Any) -> AsyncEngine:
+    """An asyncio engine on the same PostgreSQL database (psycopg's async connection).
+
+    Why: the consent write path runs its transactions on the web server's event loop (SQLAlchemy
+    runs the same service code in a greenlet and awaits each round trip), so one thread serves the
+    requests and their database work, with no hand-over between threads and no fight for the GIL.
+    """
+    if engine.dialect.name != "postgresql":
+        raise ValueError("pledge uses an asyncio engine on PostgreSQL only (SQLite has no asyncio driver here)")
+    kwargs.setdefault("pool_recycle", POSTGRES_RECYCLE_SECONDS)
+    return create_async_engine(engine.url, **kwargs)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -82,7 +82,7 @@ def create_app(container: Container, *, background_jobs: bool = False) -> FastAP
         try:
             yield
         finally:
-            await to_thread.run_sync(app.state.consent_writer.close)
+            await app.state.consent_writer.aclose()
             if worker is not None:
                 await to_thread.run_sync(worker.stop)
 

@@ -12,7 +12,6 @@ recognises the signal (Cal. Civ. Code § 1798.135, 11 CCR § 7025; Colorado; Con
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -154,8 +153,7 @@ async def record_consent_event(
     minimal = "return=minimal" in (prefer or "").replace(" ", "").lower()
     writer: GroupCommitter[bool, RecordedRead] = request.app.state.consent_writer
     with problems():
-        answer = await asyncio.wrap_future(writer.submit(event_in, _context(request, sec_gpc, idempotency_key),
-                                                         minimal))
+        answer = await writer.record(event_in, _context(request, sec_gpc, idempotency_key), minimal)
     # Serialised once, by pydantic-core, straight to bytes: the answer is already a validated RecordedRead.
     headers = {"Preference-Applied": "return=minimal"} if minimal else None
     return Response(answer.model_dump_json(), status_code=201 if answer.created else 200,
@@ -183,7 +181,7 @@ def consent_writer(container: Container) -> GroupCommitter[bool, RecordedRead]:
                     state=service.state_read(policy=policy, subject=r.subject, state=states[r.subject.id])))
         return answers
 
-    return GroupCommitter(unit_of_work=container.unit_of_work, policy=policy, answer=answer)
+    return GroupCommitter(unit_of_work=container.unit_of_work, policy=policy, answer=answer, engine=container.engine)
 
 
 @v1.post("/consent-events/batch", response_model=BatchRecordedRead, name="api_record_consent_events")
