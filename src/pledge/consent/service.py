@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from sqlalchemy import bindparam, delete, func, select, tuple_
+from sqlalchemy import bindparam, delete, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -465,12 +465,14 @@ def _pg_type(name: str) -> str:
 #: the events (nothing for one whose idempotency key was used before), each with the notice version
 #: in force, and write their effects onto the projection where an event is later than what is
 #: stored (the latest per key when several events of the run touch it, in one key order for every
-#: writer, so concurrent runs never deadlock). The values travel as one array per column, so the
-#: statement text is the same for 1 or 1,000 events and psycopg prepares it once on the server.
-_INSERT_MANY_POSTGRESQL = f"""
+#: writer, so concurrent runs never deadlock). The events and their effects travel as two JSON
+#: documents (one C-encoded string each, where arrays would be dumped value by value in Python), so
+#: the statement text is the same for 1 or 1,000 events and psycopg prepares it once on the server;
+#: the ORM loads the returned rows straight into the session.
+_INSERT_MANY_POSTGRESQL = text(f"""
 WITH incoming AS (
-    SELECT * FROM unnest({", ".join(f"%({name})s::{_pg_type(name)}[]" for name in _EVENT_INSERTED)})
-        WITH ORDINALITY AS r({", ".join(_EVENT_INSERTED)}, n)
+    SELECT * FROM json_to_recordset(CAST(:events AS json))
+        AS r({", ".join(f"{name} {_pg_type(name)}" for name in _EVENT_INSERTED)}, n integer)
 ), ev AS (
     INSERT INTO consent_event ({", ".join(_EVENT_INSERTED)}, notice_version)
     SELECT {", ".join(f"r.{name}" for name in _EVENT_INSERTED)},
@@ -482,9 +484,8 @@ WITH incoming AS (
     INSERT INTO consent_state AS s (subject_id, aspect, notice_id, target, value, expires_at, occurred_at, event_id)
     SELECT DISTINCT ON (ev.subject_id, e.aspect, e.notice_id, e.target)
            ev.subject_id, e.aspect, e.notice_id, e.target, e.value, e.expires_at, ev.occurred_at, ev.id
-    FROM unnest(%(e_uid)s::text[], %(e_aspect)s::text[], %(e_notice_id)s::text[], %(e_target)s::text[],
-                %(e_value)s::text[], %(e_expires_at)s::timestamptz[]) AS e(uid, aspect, notice_id, target, value,
-                                                                           expires_at)
+    FROM json_to_recordset(CAST(:effects AS json))
+        AS e(uid text, aspect text, notice_id text, target text, value text, expires_at timestamptz)
     JOIN ev ON ev.uid = e.uid
     ORDER BY ev.subject_id, e.aspect, e.notice_id, e.target, ev.occurred_at DESC, ev.id DESC
     ON CONFLICT (subject_id, aspect, notice_id, target) DO UPDATE
@@ -493,30 +494,27 @@ WITH incoming AS (
     WHERE (excluded.occurred_at, excluded.event_id) > (s.occurred_at, s.event_id)
 )
 SELECT {", ".join(_EVENT_COLUMNS)} FROM ev
-"""
+""").columns(*ConsentEvent.__table__.columns)
+_LOAD_INSERTED = select(ConsentEvent).from_statement(_INSERT_MANY_POSTGRESQL)
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} in a consent event row")
 
 
 def _insert_many_postgresql(session: Session, rows: Sequence[dict[str, object]]) -> list[ConsentEvent]:
     """Append events and project them (see ``_INSERT_MANY_POSTGRESQL``); one whose key was used before is left out."""
-    params: dict[str, list[object]] = {name: [row[name] for row in rows] for name in _EVENT_INSERTED}
-    found = [(row["uid"], effect) for row in rows
+    found = [{"uid": row["uid"], "aspect": effect.aspect, "notice_id": effect.notice_id, "target": effect.target,
+              "value": effect.value, "expires_at": effect.expires_at}
+             for row in rows
              for effect in effects(kind=EventKind(str(row["kind"])), notice_id=str(row["notice_id"]),
                                    target=str(row["target"]), collection_point=str(row["collection_point"]),
                                    expires_at=row["expires_at"])]  # type: ignore[arg-type]
-    params |= {"e_uid": [uid for uid, _effect in found], "e_aspect": [e.aspect for _uid, e in found],
-               "e_notice_id": [e.notice_id for _uid, e in found], "e_target": [e.target for _uid, e in found],
-               "e_value": [e.value for _uid, e in found], "e_expires_at": [e.expires_at for _uid, e in found]}
-    session.flush()  # the raw statement below bypasses autoflush: write pending subjects first
-    # psycopg prepares a statement on the server once a connection has run it five times
-    stored = session.connection().exec_driver_sql(_INSERT_MANY_POSTGRESQL, params).all()
-    events = []
-    for values in stored:
-        event = dict(zip(_EVENT_COLUMNS, values, strict=True))
-        for name in ("occurred_at", "recorded_at", "expires_at"):
-            if event[name] is not None:
-                event[name] = event[name].astimezone(dt.UTC)
-        events.append(ConsentEvent(**event))
-    return events
+    events = json.dumps([dict(row, n=n) for n, row in enumerate(rows)], default=_json_value)
+    return list(session.scalars(_LOAD_INSERTED, {"events": events,
+                                                 "effects": json.dumps(found, default=_json_value)}))
 
 
 def _create_people(*, session: Session, policy: CompiledPolicy, people: Sequence[_Person]) -> None:
