@@ -149,12 +149,18 @@ def _pg_binary(column: Column[Any]) -> tuple[str, Callable[[list[Any]], list[Any
     if isinstance(kind, Date):
         return "int4", lambda values: _since_2000(values, "D")
     if isinstance(kind, Numeric):
-        return "numeric", lambda values: [None if v is None else Decimal(repr(v)) for v in values]
+        return "numeric", _decimals
     if isinstance(kind, Boolean):
         return "bool", list
     if isinstance(kind, Integer):
         return "int4", list
     return "text", list
+
+
+def _decimals(values: list[float | None]) -> list[Decimal | None]:
+    if None in values:
+        return [None if v is None else Decimal(repr(v)) for v in values]
+    return list(map(Decimal, map(repr, values)))
 
 
 def _since_2000(values: list[str | None], unit: str) -> list[int | None]:
