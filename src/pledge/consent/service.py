@@ -209,12 +209,15 @@ def evidence_allowed(policy: CompiledPolicy, notice_id: str) -> tuple[bool, bool
     Data minimisation (GDPR Art. 5(1)(c)): pledge keeps them only when the notice tells people it
     collects them, i.e. one of its data categories maps to the fideslang device categories.
     """
+    memo = ("evidence_allowed", notice_id)
+    found: tuple[bool, bool] | None = policy.derived.get(memo)
+    if found is not None:
+        return found
     notice = policy.notices.get(notice_id) if notice_id else None
-    if notice is None:
-        return False, False
     fides = {name for category in notice.data_categories
              for name in policy.data_categories[category].fides_categories} if notice else set()
-    return bool(fides & IP_CATEGORIES), bool(fides & USER_AGENT_CATEGORIES)
+    found = policy.derived[memo] = (bool(fides & IP_CATEGORIES), bool(fides & USER_AGENT_CATEGORIES))
+    return found
 
 
 def request_hash(event_in: ConsentEventCreate) -> str:

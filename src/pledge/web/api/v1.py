@@ -73,14 +73,14 @@ def _api_key(request: Request) -> str | None:
 def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
     """A dependency: the request must carry a valid key that grants ``scope``."""
 
-    async def dependency(request: Request, container: ContainerDep) -> Caller:
+    async def dependency(request: Request) -> Caller:
         key = _api_key(request)
         if key is None:
             raise ProblemError(401, "Send an API key: Authorization: Bearer <key> (see `pledge apikey create`).",
                                type_=TYPE_UNAUTHENTICATED, title="API key required")
         caller = keys.cached(key)
         if caller is None:
-            caller = await run_in_threadpool(_authenticate, container, key)
+            caller = await run_in_threadpool(_authenticate, get_container(request), key)
         if caller is None:
             raise ProblemError(401, "The API key is not valid or was revoked.", type_=TYPE_UNAUTHENTICATED,
                                title="Invalid API key")
