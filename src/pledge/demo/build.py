@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.schema import AddConstraint, CreateColumn
 
 from pledge.datamap.connector import Location, resolve
-from pledge.demo.generate import CHUNK, Pools, chunk_rows, make_pools, people
+from pledge.demo.generate import CHUNK, Moments, Pools, Tables, chunk_rows, make_pools, people
 from pledge.demo.schema import DATASET_IDS, DemoDataset, build_datasets
 from pledge.store import make_engine
 
@@ -135,19 +135,19 @@ _COPY_BINARY_TRAILER = b"\xff\xff"
 _PG_EPOCH = np.datetime64("2000-01-01T00:00:00", "s")
 
 
-def _pg_binary(column: Column[Any]) -> tuple[str, Callable[[list[Any]], list[Any]]]:
+def _pg_binary(column: Column[Any]) -> tuple[str, Callable[[Any], list[Any]]]:
     """How a column goes in binary ``COPY``: the wire type, and the conversion of the generator's values to it.
 
-    The generators give dates and timestamps as ISO text (what SQLite stores); PostgreSQL takes them in
-    binary as the integers it keeps (days, or microseconds, since 2000-01-01), which spares the server
-    parsing every date. Decimals go as ``Decimal`` from the number's shortest text, so the column's scale
-    rounds them as it would the text.
+    Dates and timestamps go as the integers PostgreSQL keeps (days, or microseconds, since 2000-01-01),
+    straight from the generators' numpy datetimes: no text is written for them, and the server parses none.
+    Decimals go as ``Decimal`` from the number's shortest text, so the column's scale rounds them as it
+    would the text.
     """
     kind = column.type
     if isinstance(kind, DateTime):
-        return "int8", lambda values: _since_2000(values, "us")
+        return "int8", lambda values: _since_2000(values, with_time=True)
     if isinstance(kind, Date):
-        return "int4", lambda values: _since_2000(values, "D")
+        return "int4", lambda values: _since_2000(values, with_time=False)
     if isinstance(kind, Numeric):
         return "numeric", _decimals
     if isinstance(kind, Boolean):
@@ -163,12 +163,13 @@ def _decimals(values: list[float | None]) -> list[Decimal | None]:
     return list(map(Decimal, map(repr, values)))
 
 
-def _since_2000(values: list[str | None], unit: str) -> list[int | None]:
-    """ISO dates or timestamps (or None) as whole days or microseconds since 2000-01-01, parsed by numpy in bulk."""
-    moments = np.array(values, dtype="datetime64[s]")
-    counts: list[int | None] = (moments - _PG_EPOCH).astype(f"timedelta64[{unit}]").astype(np.int64).tolist()
-    if None in values:
-        return [None if v is None else n for v, n in zip(values, counts, strict=True)]
+def _since_2000(moments: Moments, with_time: bool) -> list[int | None]:
+    """Microseconds (timestamps) or whole days, rounded down as in the ISO text (dates), since 2000-01-01."""
+    missing = moments.missing
+    seconds = (np.where(missing, _PG_EPOCH, moments.seconds) - _PG_EPOCH).astype(np.int64)
+    counts: list[int | None] = (seconds * 1_000_000 if with_time else seconds // 86_400).tolist()
+    for i in np.flatnonzero(missing).tolist():
+        counts[i] = None
     return counts
 
 
@@ -214,7 +215,7 @@ class _Writer:
             columns = ", ".join(_pg_ddl(CreateColumn(column)) for column in table.columns)
             self.conn.execute(f"CREATE TABLE {self.location.table(table.name)} ({columns})")
 
-    def write(self, tables: dict[str, dict[str, list[Any]]]) -> int:
+    def write(self, tables: Tables) -> int:
         written = 0
         if self.sqlite:
             self.conn.execute("BEGIN")
@@ -228,7 +229,8 @@ class _Writer:
             qualified = self.location.table(table.name)
             column_list = ", ".join(f'"{n}"' for n in names)
             if self.sqlite:
-                self._insert(f"INSERT INTO {qualified} ({column_list}) VALUES ", data, count)
+                text = [column.iso() if isinstance(column, Moments) else column for column in data]
+                self._insert(f"INSERT INTO {qualified} ({column_list}) VALUES ", text, count)
             else:
                 wire = [_pg_binary(column) for column in table.columns]
                 values = [convert(column) for (_, convert), column in zip(wire, data, strict=True)]

@@ -29,7 +29,7 @@ REFERENCE_DAY = dt.date(2025, 6, 30)
 _REF = np.datetime64(REFERENCE_DAY.isoformat(), "s")
 _DAY = np.timedelta64(86_400, "s")
 
-Columns = dict[str, list[Any]]
+Columns = dict[str, "list[Any] | Moments"]
 Tables = dict[str, Columns]
 
 COUNTRIES = ("GB", "DE", "FR", "US", "IE", "TH", "VN", "JP", "NL", "ES")
@@ -185,13 +185,39 @@ def _iso(moments: np.ndarray, with_time: bool) -> list[str]:
     return _text(np.hstack([day_text[days], second_text[seconds - days * 86_400]]))
 
 
-def _stamps(moments: np.ndarray) -> list[str]:
-    """ISO 8601 timestamps (``2024-05-01T10:00:00``), read as they are by SQLite, PostgreSQL and Python."""
-    return _iso(moments, with_time=True)
+class Moments:
+    """A column of timestamps or dates, kept as numpy datetimes (to the second; NaT for NULL) until a writer
+    asks for its form: ISO 8601 text for SQLite, integers for PostgreSQL's binary COPY."""
+
+    def __init__(self, moments: np.ndarray, with_time: bool) -> None:
+        self.seconds = moments.astype("datetime64[s]")
+        self.with_time = with_time
+
+    def __len__(self) -> int:
+        return len(self.seconds)
+
+    @property
+    def missing(self) -> np.ndarray:
+        missing: np.ndarray = np.isnat(self.seconds)
+        return missing
+
+    def iso(self) -> list[str | None]:
+        """``2024-05-01T10:00:00`` (or ``2024-05-01`` for dates), read as they are by SQLite and Python."""
+        missing = self.missing
+        if not missing.any():
+            return list(_iso(self.seconds, self.with_time))
+        text: list[str | None] = list(_iso(np.where(missing, _REF, self.seconds), self.with_time))
+        for i in np.flatnonzero(missing).tolist():
+            text[i] = None
+        return text
 
 
-def _days(moments: np.ndarray) -> list[str]:
-    return _iso(moments, with_time=False)
+def _stamps(moments: np.ndarray) -> Moments:
+    return Moments(moments, with_time=True)
+
+
+def _days(moments: np.ndarray) -> Moments:
+    return Moments(moments, with_time=False)
 
 
 #: "a.b." and "c.d" for every pair of octets: an IPv4 address is two picks and one concatenation.
@@ -298,7 +324,8 @@ class People:
     def birth_date(self) -> np.ndarray:
         g = rng(self.seed, 92, self.chunk)
         days = g.integers(18 * 365, 85 * 365, size=self.size).astype("timedelta64[D]")
-        return _obj(_days(_REF.astype("datetime64[D]") - days))
+        born: np.ndarray = _REF.astype("datetime64[D]") - days
+        return born
 
     @cached_property
     def country(self) -> np.ndarray:
@@ -333,7 +360,7 @@ def gen_accounts(p: People, g: np.random.Generator, pools: Pools) -> Tables:
         "customers": {
             "id": p.ids.tolist(), "customer_number": p.customer_number.tolist(), "email": p.email.tolist(),
             "phone": p.phone.tolist(),
-            "first_name": p.first.tolist(), "last_name": p.last.tolist(), "birth_date": p.birth_date.tolist(),
+            "first_name": p.first.tolist(), "last_name": p.last.tolist(), "birth_date": _days(p.birth_date),
             "street": _pick(g, pools.streets, n), "city": _pick(g, pools.cities, n),
             "postcode": _pick(g, pools.postcodes, n), "country": p.country.tolist(),
             "password_hash": _pick(g, pools.password_hashes, n),
@@ -485,9 +512,8 @@ def gen_marketing(p: People, g: np.random.Generator, pools: Pools) -> Tables:
             "id": (p.ids[owners] * 16 + rank).tolist(), "email": p.email[owners].tolist(),
             "topic": np.array(NEWSLETTER_TOPICS, dtype=object)[(rank + g.integers(0, 5, size=m)) % 5].tolist(),
             "source": _pick(g, SOURCES, m), "subscribed_at": _stamps(subscribed),
-            "confirmed_at": [s if c else None for s, c in
-                             zip(_stamps(subscribed + 3600 * np.timedelta64(1, "s")), confirmed.tolist(),
-                                 strict=True)],
+            "confirmed_at": _stamps(np.where(confirmed, subscribed + 3600 * np.timedelta64(1, "s"),
+                                             np.datetime64("NaT", "s"))),
         },
         "promotion_entries": {
             "id": p.ids[entrants].tolist(), "email": p.email[entrants].tolist(),
@@ -533,7 +559,7 @@ def gen_lumix_pro(p: People, g: np.random.Generator, pools: Pools) -> Tables:
             "internal_number": _numbered("I", ids * 37, 11),
             "customer_number": p.customer_number[member].tolist(),
             "first_name": p.first[member].tolist(), "surname": p.last[member].tolist(),
-            "birth_date": p.birth_date[member].tolist(), "tier": tiers,
+            "birth_date": _days(p.birth_date[member]), "tier": tiers,
             "registered_products": registered.tolist(), "invited_by": invited,
             "starts_on": _days(starts), "expires_on": _days(starts + np.timedelta64(2 * 365, "D")),
         },
