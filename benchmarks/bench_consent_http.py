@@ -6,7 +6,8 @@ What it does, all on this machine's loopback:
    settings: fsync and synchronous_commit on), migrates a fresh database, creates an API key, and
    seeds the ledger: every person of a pool of ``SUBJECTS`` emails known with one event, and the
    planner's statistics gathered (a live server's autovacuum does that within a minute);
-2. serves ``create_app`` with ``uvicorn --workers 2`` on the Panasonic policy;
+2. serves ``create_app`` with 2 uvicorn processes on the Panasonic policy, each with its own
+   SO_REUSEPORT listening socket (see ``_serve``);
 3. throughput, a closed loop: ``CONNECTIONS`` keep-alive HTTP/1.1 connections from one process (raw
    sockets on uvloop: no HTTP client library, about 0.1 ms of CPU per request), each sending
    ``POST /api/v1/consent-events`` (a fresh ``Idempotency-Key`` each) as soon as it has the last
@@ -324,17 +325,24 @@ class Cpu:
     generator: float = 0.0
 
 
-async def _sample_cpu(pids: tuple[int, int], measure_from: float, stop: float, cpu: Cpu) -> None:
+Pids = tuple[tuple[int, ...], int]  # the server processes, PostgreSQL's postmaster
+
+
+def _servers_cpu(pids: tuple[int, ...]) -> float:
+    return sum(_cpu_seconds(pid) for pid in pids)
+
+
+async def _sample_cpu(pids: Pids, measure_from: float, stop: float, cpu: Cpu) -> None:
     await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
-    before = (_cpu_seconds(pids[0]), _cpu_seconds(pids[1]), time.process_time())
+    before = (_servers_cpu(pids[0]), _cpu_seconds(pids[1]), time.process_time())
     await asyncio.sleep(max(0.0, stop - time.perf_counter()))
-    cpu.server = _cpu_seconds(pids[0]) - before[0]
+    cpu.server = _servers_cpu(pids[0]) - before[0]
     cpu.postgres = _cpu_seconds(pids[1]) - before[1]
     cpu.generator = time.process_time() - before[2]
 
 
 async def _drive(port: int, key: str, *, batch: int = 0, connections: int = CONNECTIONS,
-                 seconds: float = SECONDS, pids: tuple[int, int] | None = None) -> tuple[Tally, float, Cpu]:
+                 seconds: float = SECONDS, pids: Pids | None = None) -> tuple[Tally, float, Cpu]:
     bodies = _bodies(50_000)
     start = time.perf_counter()
     measure_from = start + WARMUP
@@ -357,6 +365,31 @@ def _run(coroutine: Any) -> Any:
 def _percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def _serve(port: int, env: Mapping[str, str]) -> list[subprocess.Popen[bytes]]:
+    """``WORKERS`` uvicorn processes, each accepting on its own SO_REUSEPORT socket bound to ``port``.
+
+    The kernel spreads new connections over the sockets by their addresses, as nginx's ``reuseport``
+    or gunicorn's ``--reuse-port`` do; with one shared socket (``uvicorn --workers``) whichever
+    process wakes first accepts a whole burst of connections, and one process ends up serving most
+    of them while the other idles.
+    """
+    servers = []
+    for _ in range(WORKERS):
+        listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listening.bind(("127.0.0.1", port))
+        listening.listen(2048)
+        servers.append(subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "benchmarks.bench_consent_http:app_factory", "--factory",
+             "--fd", str(listening.fileno()), "--log-level", "warning", "--no-access-log"],
+            cwd=ROOT, env=env, pass_fds=[listening.fileno()]))
+        listening.close()  # the server process holds it now
+    for server in servers:
+        _wait_healthy(port, server)
+    return servers
 
 
 def _wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -387,7 +420,7 @@ def run() -> Iterator[Mapping[str, object]]:
 
     folder = Path(tempfile.mkdtemp(prefix="pledge-bench-pg-"))
     postgres = Postgres(folder, durable=DURABLE)
-    server: subprocess.Popen[bytes] | None = None
+    servers: list[subprocess.Popen[bytes]] = []
     try:
         url = postgres.start()
         upgrade(url)
@@ -400,12 +433,8 @@ def run() -> Iterator[Mapping[str, object]]:
         port = _free_port()
         env = {**os.environ, "PLEDGE_DATABASE_URL": url, "PLEDGE_POLICY_DIR": str(POLICY),
                "PLEDGE_DATA_DIR": str(folder / "var")}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "benchmarks.bench_consent_http:app_factory", "--factory",
-             "--workers", str(WORKERS), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-             "--no-access-log"], cwd=ROOT, env=env)
-        _wait_healthy(port, server)
-        pids = (server.pid, postgres.postmaster_pid())
+        servers = _serve(port, env)
+        pids = (tuple(server.pid for server in servers), postgres.postmaster_pid())
         tally, elapsed, cpu = _run(_drive(port, key, pids=pids))
         paced, paced_elapsed = _run(_paced(port, key, rate=TARGET_RATE))
         batched, batch_elapsed, _cpu = _run(_drive(port, key, batch=BATCH, connections=8, seconds=SECONDS / 2))
@@ -421,7 +450,8 @@ def run() -> Iterator[Mapping[str, object]]:
             consistent = service.rebuild(session=session, check=True).consistent
         others = {status: n for status, n in tally.statuses.items() if status != 201}
         flush = "synchronous_commit on" if DURABLE else "synchronous_commit OFF"
-        detail = (f"{WORKERS} uvicorn workers, PostgreSQL ({flush}), {CONNECTIONS} keep-alive connections, "
+        detail = (f"{WORKERS} uvicorn processes (SO_REUSEPORT), PostgreSQL ({flush}), {CONNECTIONS} keep-alive "
+                  f"connections, "
                   f"{SECONDS:.0f} s after {WARMUP:.0f} s warm-up, {SUBJECTS:,} people known (seeded, "
                   f"statistics gathered), 1 event in {NEW_EVERY} from a new person, Panasonic policy"
                   f"{', Prefer: return=minimal' if MINIMAL else ', full answer (event, receipt, state)'}")
@@ -458,8 +488,9 @@ def run() -> Iterator[Mapping[str, object]]:
                else "NO", "detail": f"{stored:,} events in the ledger; of the last {checked:,} answered event ids, "
                                     f"{found:,} found; rebuild --check {'passes' if consistent else 'FAILS'}"}
     finally:
-        if server is not None:
+        for server in servers:
             server.terminate()
+        for server in servers:
             try:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
