@@ -12,6 +12,7 @@ recognises the signal (Cal. Civ. Code § 1798.135, 11 CCR § 7025; Colorado; Con
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -80,7 +81,7 @@ def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
                                type_=TYPE_UNAUTHENTICATED, title="API key required")
         caller = keys.cached(key)
         if caller is None:
-            caller = await run_in_threadpool(_authenticate, get_container(request), key)
+            caller = await _authenticate_once(get_container(request), key)
         if caller is None:
             raise ProblemError(401, "The API key is not valid or was revoked.", type_=TYPE_UNAUTHENTICATED,
                                title="Invalid API key")
@@ -90,6 +91,22 @@ def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
         return caller
 
     return dependency
+
+
+#: One look-up at a time per key: when a busy client's cached key expires, its many waiting
+#: requests would each query the database (and open pool connections) for the same answer.
+_looking_up: dict[str, asyncio.Lock] = {}
+
+
+async def _authenticate_once(container: Container, key: str) -> Caller | None:
+    lock = _looking_up.setdefault(key, asyncio.Lock())
+    async with lock:
+        caller = keys.cached(key)
+        if caller is None:
+            caller = await run_in_threadpool(_authenticate, container, key)
+    if not lock.locked():
+        _looking_up.pop(key, None)
+    return caller
 
 
 def _authenticate(container: Container, key: str) -> Caller | None:
