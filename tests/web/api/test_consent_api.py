@@ -3,6 +3,8 @@ ledger, decide one and in bulk; API keys with scopes; a 4xx problem body for bad
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -203,3 +205,27 @@ def test_a_batch_with_one_bad_event_writes_nothing(api: TestClient) -> None:
     assert body["errors"][0]["field"] == "events.1.purpose"
     assert body["detail"].startswith("event 1: ")
     assert api.get("/api/v1/subjects/ann@example.com/state").status_code == 404
+
+
+def test_requests_waiting_on_an_expired_key_cost_one_database_look_up(
+        api_container: Container, anonymous: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy client whose cached key expires: its concurrent requests wait for one look-up."""
+    key = make_key(api_container, "decide")
+    headers = {"Authorization": f"Bearer {key}"}
+    ask = {"subject": "a@b.co", "purpose": "newsletter", "jurisdiction": "DE"}
+    looked_up: list[str] = []
+    real_lookup = keys._lookup
+
+    def slow_lookup(session: Any, plain: str, digest: str) -> Any:
+        looked_up.append(digest)
+        time.sleep(0.3)  # long enough for every request below to arrive while it runs
+        return real_lookup(session, plain, digest)
+
+    monkeypatch.setattr(keys, "_lookup", slow_lookup)
+    keys._cache.clear()
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _n: anonymous.post("/api/v1/decisions", json=ask, headers=headers)
+                                 .status_code, range(8)))
+
+    assert statuses == [200] * 8
+    assert len(looked_up) == 1
