@@ -367,6 +367,19 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
+def serve_on(fd: int) -> None:
+    """One server process on an inherited listening socket.
+
+    Not ``uvicorn --fd``: it takes the descriptor for a UNIX socket, so the event loop never sets
+    TCP_NODELAY on the connections, and every answer written in two parts waits for the client's
+    delayed acknowledgement (40 ms).
+    """
+    import uvicorn
+
+    config = uvicorn.Config(app_factory, factory=True, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
+
+
 def _serve(port: int, env: Mapping[str, str]) -> list[subprocess.Popen[bytes]]:
     """``WORKERS`` uvicorn processes, each accepting on its own SO_REUSEPORT socket bound to ``port``.
 
@@ -383,8 +396,8 @@ def _serve(port: int, env: Mapping[str, str]) -> list[subprocess.Popen[bytes]]:
         listening.bind(("127.0.0.1", port))
         listening.listen(2048)
         servers.append(subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "benchmarks.bench_consent_http:app_factory", "--factory",
-             "--fd", str(listening.fileno()), "--log-level", "warning", "--no-access-log"],
+            [sys.executable, "-c",
+             f"from benchmarks.bench_consent_http import serve_on; serve_on({listening.fileno()})"],
             cwd=ROOT, env=env, pass_fds=[listening.fileno()]))
         listening.close()  # the server process holds it now
     for server in servers:
