@@ -23,11 +23,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from pledge.bootstrap import Container
-from pledge.errors import DomainError
 from pledge.rights import packages, service
 from pledge.rights.jobs import parts_for
 from pledge.rights.mail import MailError, secret_key
@@ -106,20 +104,18 @@ Writer = Annotated[str, Depends(require(REQUESTS_WRITE))]
 
 @contextmanager
 def problems() -> Iterator[None]:
-    """Service errors as problem details with the field at fault."""
+    """The rights errors that are not a service's bad input: a refused change of state, mail down.
+
+    Bad input (``DomainError``) and a busy database have the app's own handlers (web/problems.py).
+    """
     try:
         yield
-    except DomainError as exc:
-        raise ProblemError(exc.status, str(exc), type_=exc.type, title=exc.title,
-                           errors=exc.problem_errors()) from None
     except IllegalTransition as exc:
         raise ProblemError(409, str(exc), type_=service.RequestConflict.type,
                            title=service.RequestConflict.title) from None
     except MailError:
         raise ProblemError(503, "Mail cannot be sent right now, so the request was not recorded; try again later.",
                            type_=TYPE_MAIL, title="Mail unavailable") from None
-    except OperationalError:
-        raise ProblemError(503, "The database is busy; try again.", type_="urn:pledge:problem:busy") from None
 
 
 @contextmanager

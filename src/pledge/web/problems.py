@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pledge.errors import DomainError
@@ -33,6 +34,7 @@ TYPE_UNKNOWN_NOTICE = "urn:pledge:problem:unknown-notice"
 TYPE_UNKNOWN_VERSION = "urn:pledge:problem:unknown-version"
 TYPE_NOTICE_ERROR = "urn:pledge:problem:notice"
 TYPE_INVALID_REQUEST = "urn:pledge:problem:invalid-request"
+TYPE_BUSY = "urn:pledge:problem:busy"
 
 
 class ProblemError(Exception):
@@ -126,6 +128,12 @@ async def _on_domain_error(request: Request, exc: Exception) -> Response:
                                           errors=exc.problem_errors()))
 
 
+async def _on_database_busy(request: Request, exc: Exception) -> Response:
+    """The database refused the work for now (locked, connection lost): the client may retry."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return _respond(request, ProblemError(503, "The database is busy; try again.", type_=TYPE_BUSY))
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _respond(request, ProblemError(500, "Something went wrong on our side. It has been logged."))
@@ -138,4 +146,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(NoticeError, _on_notice_error)
     app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(OperationalError, _on_database_busy)
     app.add_exception_handler(Exception, _on_unexpected)

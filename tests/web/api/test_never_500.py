@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
-from pledge.bootstrap import Container
+from pledge.bootstrap import Container, bootstrap
+from pledge.consent.models import ConsentEvent
+from pledge.settings import Settings
+from pledge.store import engine as engine_module
+from pledge.store import upgrade
 from pledge.web import create_app
+from pledge.web.problems import PROBLEM_JSON
+from tests.consent.conftest import CONSENT_POLICY
 from tests.web.api.conftest import make_key
 
 TEXT = st.one_of(st.text(max_size=30), st.sampled_from([
@@ -52,3 +62,30 @@ def test_random_input_is_never_a_server_error(api_container: Container, event: d
         ]
     for answer in answers:
         assert answer.status_code < 500, (answer.request.url, answer.text)
+
+
+def test_a_locked_database_is_a_503_problem_and_nothing_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer holds SQLite's lock past the wait: the client is told to retry, not shown a 500."""
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    database = tmp_path / "pledge.db"
+    upgrade(f"sqlite:///{database}")
+    settings_ = Settings(data_dir=tmp_path / "var", database_url=f"sqlite:///{database}", policy_dir=CONSENT_POLICY)
+    with bootstrap(settings_) as container:
+        key = make_key(container, "consent:write")
+        with TestClient(create_app(container), headers={"Authorization": f"Bearer {key}"},
+                        raise_server_exceptions=False) as client:
+            holder = sqlite3.connect(database)
+            holder.execute("BEGIN EXCLUSIVE")
+            try:
+                answer = client.post("/api/v1/consent-events", json={
+                    "subject": "ann@example.com", "residence": "DE", "kind": "consent_granted",
+                    "purpose": "newsletter", "collection_point": "app"})
+            finally:
+                holder.rollback()
+                holder.close()
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["content-type"].startswith(PROBLEM_JSON)
+        assert answer.json()["type"] == "urn:pledge:problem:busy"
+        with container.unit_of_work() as session:
+            assert session.scalar(select(func.count()).select_from(ConsentEvent)) == 0

@@ -13,15 +13,13 @@ recognises the signal (Cal. Civ. Code § 1798.135, 11 CCR § 7025; Colorado; Con
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from pledge.bootstrap import Container
@@ -37,7 +35,6 @@ from pledge.consent.schemas import (
     RequestContext,
     SubjectStateRead,
 )
-from pledge.errors import DomainError
 from pledge.subjects import service as subjects
 from pledge.subjects.models import DataSubject
 from pledge.subjects.schemas import IdentityCreate, SubjectRead
@@ -49,7 +46,6 @@ from pledge.web.problems import ProblemError
 PREFIX = "/api/v1"
 TYPE_UNAUTHENTICATED = "urn:pledge:problem:unauthenticated"
 TYPE_FORBIDDEN = "urn:pledge:problem:missing-scope"
-TYPE_BUSY = "urn:pledge:problem:busy"
 
 async def _container(request: Request) -> Container:
     """The wired container; async, so FastAPI does not spend a worker-thread hop on it."""
@@ -114,18 +110,6 @@ def _authenticate(container: Container, key: str) -> Caller | None:
         return keys.authenticate(session=session, key=key)
 
 
-@contextmanager
-def problems() -> Iterator[None]:
-    """Service errors as problem details, with the field at fault."""
-    try:
-        yield
-    except DomainError as exc:
-        raise ProblemError(exc.status, str(exc), type_=exc.type, title=exc.title,
-                           errors=exc.problem_errors()) from None
-    except OperationalError:
-        raise ProblemError(503, "The database is busy; try again.", type_=TYPE_BUSY) from None
-
-
 def _gpc(value: str | None) -> bool:
     return (value or "").strip() == "1"
 
@@ -169,8 +153,7 @@ async def record_consent_event(
     """
     minimal = "return=minimal" in (prefer or "").replace(" ", "").lower()
     writer: GroupCommitter[bool, RecordedRead] = request.app.state.consent_writer
-    with problems():
-        answer = await writer.record(event_in, _context(request, sec_gpc, idempotency_key), minimal)
+    answer = await writer.record(event_in, _context(request, sec_gpc, idempotency_key), minimal)
     # Serialised once, by pydantic-core, straight to bytes: the answer is already a validated RecordedRead.
     headers = {"Preference-Applied": "return=minimal"} if minimal else None
     return Response(answer.model_dump_json(), status_code=201 if answer.created else 200,
@@ -216,7 +199,7 @@ def record_consent_events(
         fields = item.model_dump(exclude={"idempotency_key"}, exclude_unset=True)
         items.append((ConsentEventCreate.model_validate(fields),
                       _context(request, sec_gpc, item.idempotency_key)))
-    with problems(), container.unit_of_work() as session:
+    with container.unit_of_work() as session:
         recorded = service.record_events(session=session, policy=container.policy, items=items)
         session.commit()
         events = [service.event_read(session=session, event=r.event, identity_kind=r.identity_kind)
@@ -231,7 +214,7 @@ def record_consent_events(
 def consent_receipt(uid: Annotated[str, Path(max_length=32)], container: ContainerDep,
                     _caller: Annotated[Caller, Depends(require(Scope.CONSENT_READ))]) -> dict[str, Any]:
     """The ISO/IEC TS 27560 receipt of one ledger event."""
-    with problems(), container.unit_of_work() as session:
+    with container.unit_of_work() as session:
         try:
             event = service.get_event(session=session, uid=uid)
         except service.ConsentError as exc:
@@ -253,7 +236,7 @@ def subject_state(subject: SubjectRef, container: ContainerDep,
                   _caller: Annotated[Caller, Depends(require(Scope.CONSENT_READ))],
                   sec_gpc: GpcHeader = None) -> StateAnswer:
     """The subject's current state: what every decision about them reads."""
-    with problems(), container.unit_of_work() as session:
+    with container.unit_of_work() as session:
         found, gpc_event = _with_gpc(session, container, subject, sec_gpc)
         state = _state(session, container, found)
         return StateAnswer(**state.model_dump(), gpc_event=gpc_event)
@@ -269,7 +252,7 @@ def subject_ledger(subject: SubjectRef, container: ContainerDep,
                    _caller: Annotated[Caller, Depends(require(Scope.CONSENT_READ))],
                    sec_gpc: GpcHeader = None) -> LedgerAnswer:
     """Every consent event of the subject (and of browsers merged into them), oldest first."""
-    with problems(), container.unit_of_work() as session:
+    with container.unit_of_work() as session:
         found, gpc_event = _with_gpc(session, container, subject, sec_gpc)
         events = [service.event_read(session=session, event=e) for e in service.ledger(session=session,
                                                                                          subject_id=found.id)]
@@ -289,7 +272,7 @@ def _with_gpc(session: Session, container: Container, subject: str,
 def link_identity(subject: SubjectRef, identity_in: IdentityCreate, container: ContainerDep,
                   _caller: Annotated[Caller, Depends(require(Scope.CONSENT_WRITE))]) -> SubjectRead:
     """Link an identity to a subject, e.g. the banner's browser id at login; both histories are kept."""
-    with problems(), container.unit_of_work() as session:
+    with container.unit_of_work() as session:
         found = _find(session, subject)
         identity = subjects.to_identity(identity_in.kind, identity_in.value, residence=found.residence,
                                         field="value")
@@ -361,7 +344,7 @@ class BulkRead(BaseModel):
 def decide_one(body: DecideBody, container: ContainerDep,
                _caller: Annotated[Caller, Depends(require(Scope.DECIDE))]) -> DecisionRead:
     """May this purpose go ahead for this person? Allowed, the legal basis, and every reason with its source."""
-    with problems(), container.unit_of_work() as session:
+    with container.unit_of_work() as session:
         ask = body.check(container)
         found, decision = asks.decide_for(session=session, policy=container.policy, subject=body.subject, ask=ask)
         return DecisionRead(subject_id=found.id if found else None, **decision.as_dict())
@@ -371,7 +354,7 @@ def decide_one(body: DecideBody, container: ContainerDep,
 def decide_bulk(body: DecideBulkBody, container: ContainerDep,
                 _caller: Annotated[Caller, Depends(require(Scope.DECIDE))]) -> BulkRead:
     """One purpose for up to 10,000 people in one pass (the bulk engine); unknown identities have no consents."""
-    with problems(), container.unit_of_work() as session:
+    with container.unit_of_work() as session:
         ask = body.check(container)
         answers = asks.decide_bulk(session=session, policy=container.policy, subject_refs=body.subjects, ask=ask)
     allowed = sum(1 for a in answers if a.allowed)
