@@ -4,7 +4,6 @@ systems: verified to the policy's level, approved where staff must approve, carr
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 import zipfile
 from collections.abc import Iterator
@@ -168,7 +167,8 @@ def test_each_offered_request_type_reaches_its_answer(index: int, jurisdiction: 
                           identities=[SubjectIdentity("customer_number", who["customer_number"])])
         finally:
             systems.systems.dispose()
-        assert left.row_count == 0 or done.result["erasure"]["held"]
+        erased = done.result["erasure"]
+        assert erased["deleted"] + erased["updated"] > 0
+        assert left.row_count == 0 or erased["held"]
     if kind is RequestType.RECTIFICATION:
         assert done.result["rectification"]["surname"]["rows"] >= 1
-    assert done.received_at <= dt.datetime.now(dt.UTC)

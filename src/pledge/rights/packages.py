@@ -98,7 +98,8 @@ def sign_link(secret: bytes, reference: str, expires_at: dt.datetime) -> str:
 def read_link(secret: bytes, token: str, now: dt.datetime) -> str:
     """The reference a token names; LinkError when it is malformed, forged or expired."""
     parts = token.split(".")
-    if len(parts) != 3 or not parts[1].isdigit():
+    # ASCII only: str.isdigit() accepts "²" (which int() refuses) and compare_digest refuses non-ASCII text
+    if not token.isascii() or len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 20:
         raise LinkError("this link is not a package link")
     reference, expires_text, signature = parts
     if not hmac.compare_digest(_signature(secret, reference, int(expires_text)), signature):
