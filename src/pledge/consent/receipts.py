@@ -59,7 +59,7 @@ def _purposes_of(policy: CompiledPolicy, kind: EventKind, notice_id: str, target
         return tuple(key for key in scope if test(policy.purposes[key]))
 
     if kind in (EventKind.OBJECTION_RAISED, EventKind.OBJECTION_WITHDRAWN):
-        return where(lambda p: bool(p.marketing_channels))
+        return where(lambda p: p.for_marketing)
     if kind in (EventKind.CHANNEL_SWITCHED_OFF, EventKind.CHANNEL_SWITCHED_ON):
         channel = MarketingChannel(target)
         return where(lambda p: channel in p.marketing_channels)
@@ -72,9 +72,10 @@ def _purposes_of(policy: CompiledPolicy, kind: EventKind, notice_id: str, target
         if opt_out is OptOut.TARGETED_ADVERTISING:
             return where(lambda p: p.targeted_advertising)
         if opt_out is OptOut.PROFILING:
-            return where(lambda p: p.profiling)
-        return where(lambda p: any(policy.data_categories[c].sensitive for c in p.categories
-                                   if c in policy.data_categories))
+            return where(lambda p: p.profiles_people)
+        # the same test as the decision engine's limit-sensitive rule
+        return where(lambda p: not p.limit_sensitive_exempt and any(
+            policy.data_categories[c].sensitive for c in p.categories if c in policy.data_categories))
     return tuple(scope)
 
 

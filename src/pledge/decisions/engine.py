@@ -354,7 +354,7 @@ class Context:
     @property
     def marketing(self) -> bool:
         """Direct marketing: an objection to marketing stops it (GDPR Art. 21(2)-(3), S2 §7)."""
-        return self.purpose.direct_marketing or bool(self.purpose.marketing_channels)
+        return self.purpose.for_marketing
 
     @property
     def used_categories(self) -> tuple[str, ...]:
@@ -527,7 +527,7 @@ def _opt_out_targeted_advertising(c: Context) -> Iterator[Check]:
 
 
 def _opt_out_profiling(c: Context) -> Iterator[Check]:
-    if c.purpose.profiling or c.purpose.automated_decision:
+    if c.purpose.profiles_people:
         yield Check(Rule.OPT_OUT_PROFILING, Flag("opt_out_profiling"),
                     c.right_source(Right.OPT_OUT_PROFILING, "Colo. Rev. Stat. §6-1-1306(1)(a)(I)(C)"),
                     "the person opted out of profiling")

@@ -356,6 +356,16 @@ class Purpose(PolicyModel):
         "(Cal. Civ. Code §1798.121(a), CCPA Regs. §7027(m))")
     source: Source
 
+    @property
+    def for_marketing(self) -> bool:
+        """Direct marketing: an objection to marketing stops it (GDPR Art. 21(2)-(3), S2 §7)."""
+        return self.direct_marketing or bool(self.marketing_channels)
+
+    @property
+    def profiles_people(self) -> bool:
+        """What an opt-out of profiling stops: profiling, and decisions made by automated means about people."""
+        return self.profiling or self.automated_decision
+
 
 class Disclosure(PolicyModel):
     """To whom the notice says data goes, for which purposes and categories."""
