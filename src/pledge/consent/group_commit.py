@@ -88,7 +88,7 @@ class GroupCommitter(Generic[Want, Answer]):
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closed = False
-        self._loop_waiting: asyncio.Queue[tuple[_Submission[Want, Answer], asyncio.Future[Answer]]] | None = None
+        self._loop_waiting: asyncio.Queue[tuple[_Submission[Want, Answer], asyncio.Future[Answer]] | None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         #: Transactions committed and events recorded, for the benchmark and the console.
         self.transactions = 0
@@ -115,13 +115,23 @@ class GroupCommitter(Generic[Want, Answer]):
         assert self._loop_waiting is not None
         waiting = self._loop_waiting
         while True:
-            batch = [await waiting.get()]
+            first = await waiting.get()
+            if first is None:  # aclose(): everything queued before it is recorded
+                return
+            batch = [first]
             # One turn of the loop first: requests whose bytes have already arrived get parsed and
             # queued, and join this batch instead of the next (a bigger batch costs less per event).
             await asyncio.sleep(0)
+            stop = False
             while len(batch) < self._max_batch and not waiting.empty():
-                batch.append(waiting.get_nowait())
+                more = waiting.get_nowait()
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
             await self._loop_commit(batch)
+            if stop:
+                return
 
     async def _loop_commit(self, batch: list[tuple[_Submission[Want, Answer], asyncio.Future[Answer]]]) -> None:
         assert self._async_engine is not None
@@ -148,10 +158,9 @@ class GroupCommitter(Generic[Want, Answer]):
         """Stop the event-loop writers once what is queued is recorded, then the threads."""
         self._closed = True
         if self._loop_waiting is not None:
-            while not self._loop_waiting.empty():
-                await asyncio.sleep(0.01)
-        for task in self._tasks:
-            task.cancel()
+            for _task in self._tasks:  # one stop sign per writer, behind what is queued
+                self._loop_waiting.put_nowait(None)
+        # a batch in the middle of its commit finishes and answers its requests before the writer stops
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._async_engine is not None:
             await self._async_engine.dispose()
