@@ -115,3 +115,12 @@ def test_cli_export_then_sql_selects_the_person_who_granted(cli: CliInvoke, cons
         audience = [row[0] for row in conn.execute(text(query.rstrip().rstrip(";")))]
     warehouse.dispose()
     assert len(audience) == 1 and audience[0] in shown.stdout
+
+
+@pytest.mark.parametrize("url", ["garbage", "oracle://warehouse/db"])
+def test_cli_export_to_a_url_that_names_no_usable_database_says_so(cli: CliInvoke, consent_env: object,
+                                                                   url: str) -> None:
+    exported = cli("decisions", "export", "--url", url)
+    assert exported.exit_code == 1, exported.output
+    assert exported.exception is None or isinstance(exported.exception, SystemExit)
+    assert "Traceback" not in exported.output

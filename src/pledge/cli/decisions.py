@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from pledge.cli.common import database_error, display_url, fail, open_container
 from pledge.consent.asks import check_ask
@@ -55,7 +55,7 @@ def export(
     with open_container() as container, container.unit_of_work() as session:
         try:
             target = warehouse_engine(url)
-        except ValueError as exc:
+        except (ValueError, ArgumentError) as exc:  # an unsupported database, or a URL that is not one
             fail(str(exc))
         try:
             with Progress(transient=True) as bar:
