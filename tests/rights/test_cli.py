@@ -120,6 +120,9 @@ def test_deny_and_extend_are_told_to_the_person(cli: CliInvoke, env: Path, inbox
       "--agent-email", "a@agents.example"], "signed permission"),
     (["--type", "access", "--identity", "p@example.com", "--residence", "DE", "--correct", "oops"],
      "--correct takes NAME=VALUE"),
+    (["--type", "access", "--identity", "p@example.com", "--residence", "D" * 40], "residence"),
+    (["--type", "appeal", "--identity", "p@example.com", "--residence", "US-VA", "--appeal-of", "R" * 60],
+     "appeal_of"),
 ])
 def test_bad_input_is_one_line_on_stderr_and_nothing_is_recorded(args: list[str], message: str, cli: CliInvoke,
                                                                  env: Path, inbox: Inbox) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -88,11 +89,13 @@ def _actor(actor: str | None) -> str:
 def _failed(exc: Exception) -> NoReturn:
     if isinstance(exc, service.UnknownRequest):
         fail(str(exc), EXIT_NOT_FOUND)
+    if isinstance(exc, ValidationError):  # an option the request's schema refuses (too long, empty)
+        fail("; ".join(f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()))
     field = getattr(exc, "field", None)
     fail(f"{field}: {exc}" if field and field not in str(exc) else str(exc))
 
 
-ERRORS = (service.RightsError, IllegalTransition, MailError)
+ERRORS = (service.RightsError, IllegalTransition, MailError, ValidationError)
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
@@ -143,16 +146,16 @@ def submit(
 ) -> None:
     """Record a request received by phone, email or post; the person gets the code (or the receipt) by email."""
     agent = None
-    if agent_name or agent_email or agent_permission:
-        if not (agent_name and agent_email):
-            fail("an authorised agent needs --agent-name and --agent-email")
-        agent = AgentIn(name=agent_name, email=agent_email, permission=_document(agent_permission))
-    details = RequestDetails(corrections=_pairs(correct, "--correct"), purposes=purpose, send_to=send_to,
-                             message=message)
-    request_in = RightsRequestCreate(request_type=request_type, identity=identity, contact_email=email,
-                                     residence=residence, details=details, agent=agent, appeal_of=appeal_of)
+    if (agent_name or agent_email or agent_permission) and not (agent_name and agent_email):
+        fail("an authorised agent needs --agent-name and --agent-email")
     with open_container() as container, _parts(container) as parts, container.unit_of_work() as session:
         try:
+            if agent_name and agent_email:
+                agent = AgentIn(name=agent_name, email=agent_email, permission=_document(agent_permission))
+            details = RequestDetails(corrections=_pairs(correct, "--correct"), purposes=purpose, send_to=send_to,
+                                     message=message)
+            request_in = RightsRequestCreate(request_type=request_type, identity=identity, contact_email=email,
+                                             residence=residence, details=details, agent=agent, appeal_of=appeal_of)
             request = service.submit_request(session=session, policy=container.policy, request_in=request_in,
                                              parts=parts, channel=Channel(channel.value), actor=_actor(actor))
         except ERRORS as exc:
@@ -382,7 +385,10 @@ def package(reference: Reference,
         expires = utcnow() + dt.timedelta(hours=settings.link_ttl_hours)
         token = packages.sign_link(secret_key(container.settings), request.reference, expires)
     if output is not None:
-        shutil.copyfile(request.package_path, output)
+        try:
+            shutil.copyfile(request.package_path, output)
+        except OSError as exc:
+            fail(f"cannot copy the package to {output}: {exc.strerror or exc}")
     typer.echo(f"{settings.public_url.rstrip('/')}/api/v1/requests/package/{token}")
     typer.echo(f"sha256 {request.package_sha256}; link valid until {expires:%Y-%m-%d %H:%M} UTC")
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import and_, event, func, or_, select, update
+from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from pledge.jobs.models import JobRow
@@ -165,12 +164,6 @@ def jobs_for(*, session: Session, ref: str) -> list[JobRow]:
     return list(session.scalars(select(JobRow).where(JobRow.ref == ref).order_by(JobRow.id)))
 
 
-def pending_count(*, session: Session) -> int:
-    """Jobs queued or running."""
-    busy = [JobState.QUEUED.value, JobState.RUNNING.value]
-    return int(session.scalar(select(func.count()).select_from(JobRow).where(JobRow.state.in_(busy))) or 0)
-
-
 class RedisJobQueue(SqlJobQueue):
     """The job table with Redis lists as the doorbell, for several ``pledge worker`` processes."""
 
@@ -258,11 +251,3 @@ def queue_from_settings(settings: Settings, session_factory: sessionmaker[Sessio
     if settings.jobs.backend == "redis":
         return RedisJobQueue(session_factory, settings.jobs)
     return SqlJobQueue(session_factory, settings.jobs)
-
-
-def iter_states(*, session: Session) -> Iterator[tuple[str, int]]:
-    """(state, count) of every job, for ``pledge worker --status``."""
-    for state, count in session.execute(select(JobRow.state, func.count()).group_by(JobRow.state)
-                                        .order_by(JobRow.state)):
-        yield str(state), int(count)
-
