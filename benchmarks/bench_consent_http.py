@@ -99,7 +99,7 @@ def app_factory() -> Any:
     from pledge.bootstrap import bootstrap
     from pledge.web import create_app
 
-    return create_app(bootstrap())
+    return create_app(bootstrap(), server=True)
 
 
 # --- a private PostgreSQL ------------------------------------------------------------------------------

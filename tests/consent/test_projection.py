@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from pledge.consent import service
 from pledge.consent.models import ConsentStateRow
 from pledge.consent.projection import replay
-from pledge.consent.schemas import EventKind
+from pledge.consent.schemas import ConsentEventCreate, EventKind, RequestContext
 from pledge.policy import CompiledPolicy
 from tests.consent.conftest import Record
 
@@ -91,3 +92,35 @@ def test_the_live_projection_equals_a_replay_for_random_ledgers(
                 subject="r@example.com", residence="DE", kind=kind, collection_point="app",
                 occurred_at=now + dt.timedelta(days=days), **fields))  # type: ignore[arg-type]
         assert service.rebuild(session=session, check=True).consistent
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_on_postgresql_recording_returns_the_projection_its_statement_left(session: Session,
+                                                                          consent_policy: CompiledPolicy) -> None:
+    """The group commit answers with the state the insert made, without reading it back: the rows the
+    statement wrote, the stored rows it did not touch, and a stored row a late-arriving older event
+    must not overwrite. Each must equal the projection as read afterwards."""
+    def event(subject: str, minute: int, **fields: str) -> tuple[ConsentEventCreate, RequestContext]:
+        return (ConsentEventCreate.model_validate({"subject": subject, "residence": "DE", "collection_point": "app",
+                                                   "occurred_at": T0 + dt.timedelta(minutes=minute), **fields}),
+                RequestContext())
+
+    service.record_events(session=session, policy=consent_policy, items=[
+        event("ann@example.com", 10, kind="consent_granted", purpose="newsletter"),
+        event("ann@example.com", 10, kind="objection_raised", purpose="analytics"),
+        event("bob@example.com", 10, kind="consent_granted", purpose="newsletter")])
+    session.commit()
+
+    recorded = service.record_events(session=session, policy=consent_policy, items=[
+        event("ann@example.com", 20, kind="consent_withdrawn", purpose="newsletter"),
+        event("ann@example.com", 5, kind="objection_withdrawn", purpose="analytics"),  # older than the stored one
+        event("bob@example.com", 30, kind="consent_denied", purpose="ads"),
+        event("cat@example.com", 30, kind="consent_granted", purpose="newsletter")])
+
+    for one in recorded:
+        assert one.state_rows is not None
+        assert one.state_rows == service.projection_rows(session=session, subject_id=one.subject.id)
+    ann = recorded[0].state_rows
+    assert ann is not None and len(ann) == 2  # newsletter withdrawn, the objection still standing
+    assert {value.value for value in ann.values()} == {"withdrawn", "raised"}
+    assert len(recorded[2].state_rows or {}) == 2  # bob's stored grant is in the answer with the new denial

@@ -24,4 +24,4 @@ def serve(
 
     with open_container() as container:
         typer.echo(f"pledge: serving {len(container.policy.notices)} notice(s) on http://{host}:{port}/privacy")
-        uvicorn.run(create_app(container, background_jobs=jobs), host=host, port=port, log_level=log_level)
+        uvicorn.run(create_app(container, background_jobs=jobs, server=True), host=host, port=port, log_level=log_level)

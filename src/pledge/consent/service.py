@@ -13,12 +13,13 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, text, tuple_
+from sqlalchemy import JSON, bindparam, column, delete, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -249,6 +250,9 @@ class Recorded:
     created: bool
     gpc_event: ConsentEvent | None = None
     identity_kind: str | None = None
+    #: The subject's projection rows as recording left them, when the database said so in the same
+    #: statement (PostgreSQL); None means read them (``subject_states``).
+    state_rows: dict[StateKey, StateValue] | None = None
 
 
 def record_event(*, session: Session, policy: CompiledPolicy, event_in: ConsentEventCreate,
@@ -388,9 +392,12 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
 
     # 4. append the events (a key used by an earlier request inserts nothing), then the projection
     inserted: dict[str, ConsentEvent] = {}
+    states_after: dict[str, dict[StateKey, StateValue]] = {}  # PostgreSQL: projections as the insert left them
     if rows and postgres:
         # PostgreSQL: events, notice versions and projection in one prepared statement.
-        inserted.update((event.uid, event) for event in _insert_many_postgresql(session, rows))
+        for new_event, state_rows in _insert_many_postgresql(session, rows):
+            inserted[new_event.uid] = new_event
+            states_after[new_event.subject_id] = state_rows
     elif rows:
         if len(rows) == 1 and rows[0]["notice_id"]:
             # One event: read the notice version in force inside the INSERT itself (a cached statement).
@@ -416,7 +423,7 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
         kind = used.kind if used is not None else None
         if isinstance(where, int) and rows[where]["uid"] in inserted:
             results.append(Recorded(event=inserted[str(rows[where]["uid"])], subject=subject, created=True,
-                                    identity_kind=kind))
+                                    identity_kind=kind, state_rows=states_after.get(subject.id)))
             continue
         key = item.context.idempotency_key
         assert key is not None
@@ -434,6 +441,10 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
             honoured.add(result.subject.id)
             result.gpc_event = honour_gpc(session=session, policy=policy, subject=result.subject,
                                           identity=item.used_identity(), now=now)
+            if result.gpc_event is not None:  # the projection moved on after the insert
+                for other in results:
+                    if other.subject.id == result.subject.id:
+                        other.state_rows = None
     return results
 
 
@@ -471,7 +482,9 @@ def _pg_type(name: str) -> str:
 #: writer, so concurrent runs never deadlock). The events and their effects travel as two JSON
 #: documents (one C-encoded string each, where arrays would be dumped value by value in Python), so
 #: the statement text is the same for 1 or 1,000 events and psycopg prepares it once on the server;
-#: the ORM loads the returned rows straight into the session.
+#: the ORM loads the returned rows straight into the session. Each event comes back with its
+#: subject's projection as this statement left it (the rows it wrote, and the stored rows it did not
+#: touch), so the answer needs no read-back statement.
 _INSERT_MANY_POSTGRESQL = text(f"""
 WITH incoming AS (
     SELECT * FROM json_to_recordset(CAST(:events AS json))
@@ -495,10 +508,24 @@ WITH incoming AS (
     SET value = excluded.value, expires_at = excluded.expires_at, occurred_at = excluded.occurred_at,
         event_id = excluded.event_id
     WHERE (excluded.occurred_at, excluded.event_id) > (s.occurred_at, s.event_id)
+    RETURNING s.subject_id, s.aspect, s.notice_id, s.target, s.value, s.expires_at, s.occurred_at, s.event_id
+), after AS (
+    SELECT * FROM projected
+    UNION ALL
+    SELECT s.subject_id, s.aspect, s.notice_id, s.target, s.value, s.expires_at, s.occurred_at, s.event_id
+    FROM consent_state s
+    WHERE s.subject_id IN (SELECT subject_id FROM ev) AND NOT EXISTS (
+        SELECT FROM projected p WHERE (p.subject_id, p.aspect, p.notice_id, p.target)
+                                    = (s.subject_id, s.aspect, s.notice_id, s.target))
 )
-SELECT {", ".join(_EVENT_COLUMNS)} FROM ev
-""").columns(*ConsentEvent.__table__.columns)
-_LOAD_INSERTED = select(ConsentEvent).from_statement(_INSERT_MANY_POSTGRESQL)
+SELECT {", ".join(f"ev.{name}" for name in _EVENT_COLUMNS)},
+       (SELECT json_agg(json_build_array(a.aspect, a.notice_id, a.target, a.value, a.expires_at, a.occurred_at,
+                                         a.event_id))
+        FROM after a WHERE a.subject_id = ev.subject_id) AS state_rows
+FROM ev
+""").columns(*ConsentEvent.__table__.columns, column("state_rows", JSON))
+_LOAD_INSERTED = select(ConsentEvent, _INSERT_MANY_POSTGRESQL.selected_columns.state_rows).from_statement(
+    _INSERT_MANY_POSTGRESQL)
 
 
 def _json_value(value: object) -> str:
@@ -507,8 +534,12 @@ def _json_value(value: object) -> str:
     raise TypeError(f"{type(value).__name__} in a consent event row")
 
 
-def _insert_many_postgresql(session: Session, rows: Sequence[dict[str, object]]) -> list[ConsentEvent]:
-    """Append events and project them (see ``_INSERT_MANY_POSTGRESQL``); one whose key was used before is left out."""
+def _insert_many_postgresql(session: Session, rows: Sequence[dict[str, object]],
+                            ) -> list[tuple[ConsentEvent, dict[StateKey, StateValue]]]:
+    """Append events and project them (see ``_INSERT_MANY_POSTGRESQL``); one whose key was used before is left out.
+
+    Each event comes with its subject's projection rows after the statement.
+    """
     found = [{"uid": row["uid"], "aspect": effect.aspect, "notice_id": effect.notice_id, "target": effect.target,
               "value": effect.value, "expires_at": effect.expires_at}
              for row in rows
@@ -516,8 +547,19 @@ def _insert_many_postgresql(session: Session, rows: Sequence[dict[str, object]])
                                    target=str(row["target"]), collection_point=str(row["collection_point"]),
                                    expires_at=row["expires_at"])]  # type: ignore[arg-type]
     events = json.dumps([dict(row, n=n) for n, row in enumerate(rows)], default=_json_value)
-    return list(session.scalars(_LOAD_INSERTED, {"events": events,
-                                                 "effects": json.dumps(found, default=_json_value)}))
+    loaded = session.execute(_LOAD_INSERTED, {"events": events, "effects": json.dumps(found, default=_json_value)})
+    return [(event, _state_rows(state_rows)) for event, state_rows in loaded]
+
+
+def _moment(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+
+
+def _state_rows(rows: list[list[Any]] | None) -> dict[StateKey, StateValue]:
+    """Projection rows as ``json_build_array`` sent them (times as ISO 8601 text with their offset)."""
+    return {(aspect, notice_id, target): StateValue(value, expires_at and _moment(expires_at), _moment(occurred_at),
+                                                    event_id)
+            for aspect, notice_id, target, value, expires_at, occurred_at, event_id in rows or ()}
 
 
 def _create_people(*, session: Session, policy: CompiledPolicy, people: Sequence[_Person]) -> None:
@@ -692,16 +734,23 @@ _PROJECTIONS_OF = select(ConsentStateRow.subject_id, *_PROJECTION_OF.selected_co
 
 
 def subject_states(*, session: Session, data_subjects: Sequence[DataSubject],
+                   known: Mapping[str, dict[StateKey, StateValue]] | None = None,
                    today: dt.date | None = None) -> dict[str, SubjectState]:
-    """The states of several subjects from the projection, in one query (the answers of a group commit)."""
-    if not data_subjects:
-        return {}
-    session.flush()
-    rows: dict[str, dict[StateKey, StateValue]] = {subject.id: {} for subject in data_subjects}
-    for subject_id, aspect, notice_id, target, value, expires_at, occurred_at, event_id in session.connection().execute(
-            _PROJECTIONS_OF, {"subject_ids": list(rows)}):
-        rows[subject_id][(aspect, notice_id, target)] = StateValue(value, expires_at, occurred_at, event_id)
-    return {subject.id: state_of(subject, rows[subject.id], today=today) for subject in data_subjects}
+    """The states of several subjects from the projection, in one query (the answers of a group commit).
+
+    ``known`` holds projection rows already in hand (``Recorded.state_rows``): those subjects are
+    not read again.
+    """
+    known = known or {}
+    rows: dict[str, dict[StateKey, StateValue]] = {subject.id: {} for subject in data_subjects
+                                                   if subject.id not in known}
+    if rows:
+        session.flush()
+        for subject_id, aspect, notice_id, target, value, expires_at, occurred_at, event_id in (
+                session.connection().execute(_PROJECTIONS_OF, {"subject_ids": list(rows)})):
+            rows[subject_id][(aspect, notice_id, target)] = StateValue(value, expires_at, occurred_at, event_id)
+    return {subject.id: state_of(subject, known[subject.id] if subject.id in known else rows[subject.id],
+                                 today=today) for subject in data_subjects}
 
 
 def rebuild_subject(*, session: Session, subject_id: str) -> None:

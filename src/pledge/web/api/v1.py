@@ -166,7 +166,8 @@ def consent_writer(container: Container) -> GroupCommitter[bool, RecordedRead]:
 
     def answer(session: Session, recorded: Sequence[tuple[service.Recorded, bool]]) -> list[RecordedRead]:
         wanted = {r.subject.id: r.subject for r, minimal in recorded if not minimal}
-        states = service.subject_states(session=session, data_subjects=list(wanted.values()))
+        states = service.subject_states(session=session, data_subjects=list(wanted.values()), known={
+            r.subject.id: r.state_rows for r, minimal in recorded if not minimal and r.state_rows is not None})
         answers = []
         for r, minimal in recorded:
             read = service.event_read(session=session, event=r.event, identity_kind=r.identity_kind)
