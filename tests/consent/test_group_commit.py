@@ -194,3 +194,91 @@ def test_on_postgresql_a_good_batch_is_one_transaction(consent_container: Contai
     assert len({uid for uid, _created, _subject in answers}) == 20
     assert (committer.transactions, committer.events) == (1, 20)
     assert _events(consent_container) == 20
+
+
+def _known(container: Container, *emails: str) -> None:
+    """People pledge has seen before (each with one event), as most people behind consent writes are."""
+    with container.unit_of_work() as session:
+        service.record_events(session=session, policy=container.policy, items=[
+            (ConsentEventCreate(subject=email, residence="DE", kind="consent_granted", purpose="newsletter",  # type: ignore[arg-type]
+                                collection_point="app"), RequestContext()) for email in emails])  # type: ignore[arg-type]
+        session.commit()
+
+
+def _withdrawal(email: str, **fields: Any) -> ConsentEventCreate:
+    return ConsentEventCreate(**({"subject": email, "residence": "DE", "kind": "consent_withdrawn",
+                                  "purpose": "newsletter", "collection_point": "app"} | fields))
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_events_about_known_people_commit_in_one_statement(consent_container: Container) -> None:
+    """No BEGIN, no COMMIT: the statement commits by itself, so a rollback after it undoes nothing,
+    and each answer carries the subject's state as the statement left it."""
+    _known(consent_container, "ann@example.com", "bob@example.com")
+    autocommit = consent_container.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with Session(autocommit, expire_on_commit=False) as session:
+        recorded = service.record_events_at_once(session=session, policy=consent_container.policy, items=[
+            (_withdrawal("ann@example.com"), RequestContext()), (_withdrawal("bob@example.com"), RequestContext())])
+        assert recorded is not None and all(isinstance(r, service.Recorded) and r.created for r in recorded)
+        states = {r.subject.id: r.state_rows for r in recorded if isinstance(r, service.Recorded)}
+        session.rollback()
+
+    assert _events(consent_container) == 4
+    with consent_container.unit_of_work() as session:
+        assert len(states) == 2
+        for subject_id, state_rows in states.items():
+            assert state_rows == service.projection_rows(session=session, subject_id=subject_id)
+
+
+@ON_POSTGRESQL
+@pytest.mark.parametrize("why", ["a new person", "a new residence", "a GPC signal"])
+def test_on_postgresql_a_batch_that_needs_a_transaction_writes_nothing_at_once(consent_container: Container,
+                                                                               why: str) -> None:
+    _known(consent_container, "ann@example.com")
+    item = {"a new person": (_withdrawal("new@example.com"), RequestContext()),
+            "a new residence": (_withdrawal("ann@example.com", residence="FR"), RequestContext()),
+            "a GPC signal": (_withdrawal("ann@example.com"), RequestContext(gpc=True))}[why]
+    autocommit = consent_container.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with Session(autocommit) as session:
+        assert service.record_events_at_once(session=session, policy=consent_container.policy,
+                                             items=[(_withdrawal("ann@example.com"), RequestContext()), item]) is None
+    assert _events(consent_container) == 1
+
+
+def _record_all(container: Container, items: list[tuple[ConsentEventCreate, RequestContext]],
+                ) -> tuple[list[Answer | BaseException], GroupCommitter[None, Answer]]:
+    def answer(_session: Session, recorded: Sequence[tuple[service.Recorded, None]]) -> list[Answer]:
+        return [(r.event.uid, r.created, r.subject.id) for r, _want in recorded]
+
+    committer: GroupCommitter[None, Answer] = GroupCommitter(
+        unit_of_work=container.unit_of_work, policy=container.policy, answer=answer, engine=container.engine)
+
+    async def together() -> list[Answer | BaseException]:
+        try:
+            return await asyncio.gather(*(committer.record(event_in, context, None) for event_in, context in items),
+                                        return_exceptions=True)
+        finally:
+            await committer.aclose()
+
+    return asyncio.run(together()), committer
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_a_reused_key_in_a_one_statement_batch_fails_alone(consent_container: Container) -> None:
+    """The statement has committed the good events when the reused key shows; they are answered once
+    (never recorded again), the replay answers with the first event, the reused key is a 409-style conflict."""
+    _known(consent_container, *(f"p{n}@example.com" for n in range(6)))
+    first, _ = _record_all(consent_container, [(_withdrawal("p0@example.com"), RequestContext(idempotency_key="k-0")),
+                                               (_withdrawal("p1@example.com"), RequestContext(idempotency_key="k-1"))])
+    answers, committer = _record_all(consent_container, [
+        (_withdrawal("p2@example.com"), RequestContext(idempotency_key="k-2")),
+        (_withdrawal("p0@example.com"), RequestContext(idempotency_key="k-0")),  # the same request again
+        (_withdrawal("p3@example.com"), RequestContext(idempotency_key="k-1")),  # k-1 was another request
+        (_withdrawal("p4@example.com"), RequestContext())])
+
+    assert isinstance(answers[2], service.IdempotencyConflict) and answers[2].field == "Idempotency-Key"
+    replay = answers[1]
+    assert isinstance(replay, tuple) and replay[0] == first[0][0] and replay[1] is False  # type: ignore[index]
+    assert all(isinstance(answers[n], tuple) and answers[n][1] for n in (0, 3))  # type: ignore[index]
+    assert (committer.transactions, committer.events) == (1, 4)
+    assert _events(consent_container) == 6 + 2 + 2  # the known ones, the first two, p2 and p4 once each
