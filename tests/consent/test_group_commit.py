@@ -217,9 +217,9 @@ def test_on_postgresql_events_about_known_people_commit_in_one_statement(consent
     _known(consent_container, "ann@example.com", "bob@example.com")
     autocommit = consent_container.engine.execution_options(isolation_level="AUTOCOMMIT")
     with Session(autocommit, expire_on_commit=False) as session:
-        recorded = service.record_events_at_once(session=session, policy=consent_container.policy, items=[
+        recorded = service.record_events_autocommit(session=session, policy=consent_container.policy, items=[
             (_withdrawal("ann@example.com"), RequestContext()), (_withdrawal("bob@example.com"), RequestContext())])
-        assert recorded is not None and all(isinstance(r, service.Recorded) and r.created for r in recorded)
+        assert all(isinstance(r, service.Recorded) and r.created for r in recorded)
         states = {r.subject.id: r.state_rows for r in recorded if isinstance(r, service.Recorded)}
         session.rollback()
 
@@ -232,17 +232,49 @@ def test_on_postgresql_events_about_known_people_commit_in_one_statement(consent
 
 @ON_POSTGRESQL
 @pytest.mark.parametrize("why", ["a new person", "a new residence", "a GPC signal"])
-def test_on_postgresql_a_batch_that_needs_a_transaction_writes_nothing_at_once(consent_container: Container,
-                                                                               why: str) -> None:
+def test_on_postgresql_a_batch_that_needs_more_opens_its_transaction_after_the_look_up(
+        consent_container: Container, why: str) -> None:
+    """A new person (subject and identity first), a residence to note, a GPC opt-out: the same
+    connection opens a transaction after the look-up and commits it, so a rollback after undoes nothing."""
     _known(consent_container, "ann@example.com")
+    with consent_container.unit_of_work() as session:  # a Californian, where the signal is an opt-out of sale
+        service.record_event(session=session, policy=consent_container.policy, event_in=ConsentEventCreate(
+            subject="cal@example.com", residence="US-CA", kind="channel_switched_off", target="sms",  # type: ignore[arg-type]
+            collection_point="app"))  # type: ignore[arg-type]
+        session.commit()
     item = {"a new person": (_withdrawal("new@example.com"), RequestContext()),
             "a new residence": (_withdrawal("ann@example.com", residence="FR"), RequestContext()),
-            "a GPC signal": (_withdrawal("ann@example.com"), RequestContext(gpc=True))}[why]
+            "a GPC signal": (ConsentEventCreate(subject="cal@example.com", kind="channel_switched_off",  # type: ignore[arg-type]
+                                                target="email", collection_point="app"),  # type: ignore[arg-type]
+                             RequestContext(gpc=True))}[why]
     autocommit = consent_container.engine.execution_options(isolation_level="AUTOCOMMIT")
-    with Session(autocommit) as session:
-        assert service.record_events_at_once(session=session, policy=consent_container.policy,
-                                             items=[(_withdrawal("ann@example.com"), RequestContext()), item]) is None
+    with Session(autocommit, expire_on_commit=False) as session:
+        recorded = service.record_events_autocommit(session=session, policy=consent_container.policy,
+                                                    items=[(_withdrawal("ann@example.com"), RequestContext()), item])
+        session.rollback()
+
+    assert all(isinstance(r, service.Recorded) and r.created for r in recorded)
+    with consent_container.unit_of_work() as session:
+        assert _events(consent_container) == (5 if why == "a GPC signal" else 4)  # 2 before, 2 now (+ the opt-out)
+        ann = subjects.lookup(session=session, reference=subjects.parse_reference("ann@example.com"))
+        assert ann is not None and ann.residence == ("FR" if why == "a new residence" else "DE")
+        assert (subjects.lookup(session=session, reference=subjects.parse_reference("new@example.com")) is not None) \
+            == (why == "a new person")
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_a_bad_event_rolls_back_the_transaction_opened_after_the_look_up(
+        consent_container: Container) -> None:
+    _known(consent_container, "ann@example.com")
+    key = RequestContext(idempotency_key="k-1")
+    autocommit = consent_container.engine.execution_options(isolation_level="AUTOCOMMIT")
+    with Session(autocommit) as session, pytest.raises(service.IdempotencyConflict):
+        service.record_events_autocommit(session=session, policy=consent_container.policy, items=[
+            (_withdrawal("new@example.com"), key), (_withdrawal("ann@example.com"), key)])  # one key, two requests
+
     assert _events(consent_container) == 1
+    with consent_container.unit_of_work() as session:
+        assert subjects.lookup(session=session, reference=subjects.parse_reference("new@example.com")) is None
 
 
 def _record_all(container: Container, items: list[tuple[ConsentEventCreate, RequestContext]],

@@ -17,10 +17,10 @@ transaction committed, so an answered event is never lost.
 Two ways to run the writers, the same service code in both:
 - on PostgreSQL, as tasks of the web server's event loop (``record``): SQLAlchemy's asyncio
   engine runs the service in a greenlet and awaits each round trip, so the thread that parses
-  requests also does their database work, with no hand-over between threads. A batch about people
-  already known is first tried as one statement that commits by itself
-  (``service.record_events_at_once``: no BEGIN, no COMMIT, two round trips instead of four); a
-  batch that needs more (a new person, a GPC opt-out) is the transaction described above;
+  requests also does their database work, with no hand-over between threads. The session is in
+  autocommit mode (``service.record_events_autocommit``): a batch about people already known is one
+  statement that commits by itself (no BEGIN, no COMMIT: two round trips instead of four), and a
+  batch that needs more (a new person, a GPC opt-out) opens its transaction after the look-up;
 - on SQLite (no asyncio driver) and for callers outside an event loop, as threads (``submit``).
 """
 
@@ -141,13 +141,12 @@ class GroupCommitter(Generic[Want, Answer]):
     async def _loop_commit(self, batch: list[tuple[_Submission[Want, Answer], asyncio.Future[Answer]]]) -> None:
         assert self._async_engine is not None and self._autocommit is not None
         submissions = [submission for submission, _answered in batch]
-        try:  # first in one statement, without a transaction (people already known): two round trips
+        try:  # autocommit: people already known in one statement, two round trips
             async with AsyncSession(self._autocommit, expire_on_commit=False) as session:
                 outcomes = await session.run_sync(self._record_at_once, submissions)
         except Exception as exc:  # nothing written: the transaction below meets the same error and handles it
-            log.debug("a batch of %d consent events is recorded in a transaction (%s)", len(batch), exc)
-            outcomes = None
-        if outcomes is not None:
+            log.debug("a batch of %d consent events falls back to a transaction (%s)", len(batch), exc)
+        else:
             self._counted(len(batch))
             for (_submission, answered), outcome in zip(batch, outcomes, strict=True):
                 if answered.done():  # the request has gone (client closed): the event stays recorded
@@ -262,18 +261,14 @@ class GroupCommitter(Generic[Want, Answer]):
                                              items=[(s.event_in, s.context) for s in batch])
         return self._answer(session, list(zip(recorded, (s.want for s in batch), strict=True)))
 
-    def _record_at_once(self, session: Session, batch: list[_Submission[Want, Answer]],
-                        ) -> list[Answer | Exception] | None:
-        """Record a batch with ``service.record_events_at_once`` (autocommit); None when it needs a transaction.
+    def _record_at_once(self, session: Session, batch: list[_Submission[Want, Answer]]) -> list[Answer | Exception]:
+        """Record a batch with ``service.record_events_autocommit`` and build the answers.
 
-        It raises only while nothing is written. Once the statement has run the events are
-        committed, so a failure of the answers is every request's error, never a reason to record
-        them again.
+        It raises only while nothing is written. Once written, the events are committed, so a
+        failure of the answers is every request's error, never a reason to record them again.
         """
-        recorded = service.record_events_at_once(session=session, policy=self._policy,
-                                                 items=[(s.event_in, s.context) for s in batch])
-        if recorded is None:
-            return None
+        recorded = service.record_events_autocommit(session=session, policy=self._policy,
+                                                    items=[(s.event_in, s.context) for s in batch])
         done = [(r, s.want) for r, s in zip(recorded, batch, strict=True) if isinstance(r, service.Recorded)]
         try:
             answers = iter(self._answer(session, done))

@@ -14,7 +14,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -321,7 +321,13 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
             now: dt.datetime | None, prefix_errors: bool) -> list[Recorded]:
     now = now or utcnow()
     people, checked = _check_all(session=session, policy=policy, items=items, now=now, prefix_errors=prefix_errors)
+    return _write_checked(session=session, policy=policy, people=people, checked=checked, now=now,
+                          prefix_errors=prefix_errors)
 
+
+def _write_checked(*, session: Session, policy: CompiledPolicy, people: dict[str, _Person], checked: list[_Item],
+                   now: dt.datetime, prefix_errors: bool) -> list[Recorded]:
+    """Steps 2 to 5 of recording, once every event is checked: people, events and projection, GPC."""
     # 2. create the new people; note what people told us about their residence and age
     _create_people(session=session, policy=policy, people=[p for p in people.values() if p.subject is None])
     for person in people.values():
@@ -353,33 +359,47 @@ def _record(*, session: Session, policy: CompiledPolicy, items: Sequence[tuple[C
     return results
 
 
-def record_events_at_once(*, session: Session, policy: CompiledPolicy,
-                          items: Sequence[tuple[ConsentEventCreate, RequestContext]],
-                          now: dt.datetime | None = None) -> list[Recorded | Exception] | None:
-    """Record events about people already known in one statement, on a session in autocommit mode (PostgreSQL).
+_BEGIN, _COMMIT, _ROLLBACK = text("BEGIN"), text("COMMIT"), text("ROLLBACK")
+
+
+def record_events_autocommit(*, session: Session, policy: CompiledPolicy,
+                             items: Sequence[tuple[ConsentEventCreate, RequestContext]],
+                             now: dt.datetime | None = None) -> list[Recorded | Exception]:
+    """Record events on a session in autocommit mode (PostgreSQL): people already known in one statement.
 
     Why: most consent events are about people pledge knows, and on PostgreSQL the events, their
     notice versions and the projection are one statement (``_INSERT_MANY_POSTGRESQL``), which
-    commits by itself. Without BEGIN and COMMIT a batch costs two round trips (find the people,
-    write) instead of four, and the round trips are most of a small batch's CPU.
+    commits by itself. Without BEGIN and COMMIT such a batch costs two round trips (find the
+    people, write) instead of four, and the round trips are most of a small batch's CPU.
 
-    Returns None, having written nothing, when the run needs a transaction of its own: a person not
-    known yet (a subject and an identity to create first), a residence or age to note on a subject,
-    or a Global Privacy Control signal (an opt-out recorded after the event). A bad event raises,
-    also before anything is written. Once the statement has run, its events are committed, so what
-    goes wrong after it is answered per event, never raised: an idempotency key used before for
-    another request is that event's ``IdempotencyConflict``, and a failure while reading what the
-    keys recorded earlier is the error of each event that needed it (a retry with the same key
-    answers it).
+    A run that needs more (a person not known yet: a subject and an identity to create first; a
+    residence or age to note on a subject; a Global Privacy Control signal, an opt-out recorded after
+    the event) opens a transaction on the same connection after the look-up and commits it here.
+
+    A bad event raises before anything is written (a transaction opened is rolled back). Once the
+    one statement has run, its events are committed, so what goes wrong after it is answered per
+    event, never raised: an idempotency key used before for another request is that event's
+    ``IdempotencyConflict``, and a failure while reading what keys recorded earlier is the error of
+    each event that needed it (a retry with the same key answers it).
     """
     if session.get_bind().dialect.name != "postgresql":
-        raise ValueError("recording at once needs PostgreSQL (one statement for the events and the projection)")
+        raise ValueError("recording in autocommit needs PostgreSQL (one statement for events and projection)")
     now = now or utcnow()
     prefix_errors = len(items) > 1
     people, checked = _check_all(session=session, policy=policy, items=items, now=now, prefix_errors=prefix_errors)
     if any(person.subject is None or _news(person) for person in people.values()) or any(
             item.context.gpc for item in checked):
-        return None
+        session.execute(_BEGIN)
+        try:
+            results = _write_checked(session=session, policy=policy, people=people, checked=checked, now=now,
+                                     prefix_errors=prefix_errors)
+            session.flush()
+            session.execute(_COMMIT)
+        except BaseException:
+            with suppress(Exception):  # a broken connection has no transaction left to end
+                session.execute(_ROLLBACK)
+            raise
+        return list(results)
     rows, plan = _plan(session=session, policy=policy, checked=checked, now=now, prefix_errors=prefix_errors)
     inserted, states_after = _append(session=session, rows=rows)  # committed from here on
     try:
