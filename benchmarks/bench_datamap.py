@@ -15,6 +15,10 @@ shared buffers; ``fsync``, ``synchronous_commit`` and ``full_page_writes`` off);
 rows say why. With the private server the build's row also gives the server's CPU time (its
 backends, reaped or not, and its background processes), since on PostgreSQL most of the work is the
 server's.
+
+While working on one part, ``PLEDGE_BENCH_DATAMAP_SYSTEMS`` (``sqlite``, ``postgres``, or both, comma-separated;
+default both) picks the databases, and ``PLEDGE_BENCH_DATAMAP_EXECUTOR=0`` measures the build alone (no access or
+erasure timings).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ SUBJECTS = int(os.environ.get("PLEDGE_BENCH_DATAMAP_SUBJECTS", "1000000"))
 ACCESS_SAMPLE = 50
 ERASE_SAMPLE = 20
 SEED = 1
+SYSTEMS = {s.strip() for s in os.environ.get("PLEDGE_BENCH_DATAMAP_SYSTEMS", "sqlite,postgres").split(",")}
+EXECUTOR = os.environ.get("PLEDGE_BENCH_DATAMAP_EXECUTOR", "1") != "0"
 
 
 def _median_p95(values: list[float]) -> tuple[float, float]:
@@ -121,6 +127,8 @@ def _measure(label: str, datamap: DataMap, url: str, detail: str,
            "target": ">= 50,000", "met": report.persons_per_second >= 50_000,
            "detail": f"{SUBJECTS:,} people, {report.total_rows:,} rows in {report.seconds:.1f} s "
                      f"({spent}; load average {os.getloadavg()[0]:.1f}); {detail}"}
+    if not EXECUTOR:
+        return
     systems = Systems.from_url([d.id for d in datamap.datasets], url)
     try:
         emails = _emails(systems, ACCESS_SAMPLE + ERASE_SAMPLE, seed=11)
@@ -187,8 +195,11 @@ def run() -> Iterator[Mapping[str, object]]:
     cpus = os.cpu_count() or 1
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pledge-bench-")))
-        yield from _measure("SQLite", datamap, f"sqlite:///{folder}/{{dataset}}.db",
-                            f"a file per dataset, {cpus} CPUs")
+        if "sqlite" in SYSTEMS:
+            yield from _measure("SQLite", datamap, f"sqlite:///{folder}/{{dataset}}.db",
+                                f"a file per dataset, {cpus} CPUs")
+        if "postgres" not in SYSTEMS:
+            return
         url, postmaster = stack.enter_context(_postgres())
         if url is None:
             yield {"name": "PostgreSQL", "value": "not run",

@@ -24,12 +24,13 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg import pq, sql
+from psycopg import abc, pq, sql
 from psycopg._copy_base import format_row_binary  # the C row formatter of Copy.write_row, called without its two
 
 # Python frames per row (a third of the client's time in COPY); psycopg is pinned, and the tests cover it
 from psycopg.adapt import Transformer
-from sqlalchemy import Boolean, Column, Date, DateTime, Integer, Numeric
+from psycopg.types.string import BytesBinaryDumper
+from sqlalchemy import Boolean, Column, Date, DateTime, Integer, Numeric, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.schema import AddConstraint, CreateColumn
@@ -47,6 +48,9 @@ PARALLEL_FROM = 40_000
 #: a table instead of 30,000, a third of the CPU; row and distinct counts and the commonest values are what the
 #: data map's look-ups by indexed column need. ``ANALYZE`` at the server's default can always be run afterwards.
 ANALYZE_STATISTICS_TARGET = 30
+#: PostgreSQL: a table's rows go in one ``COPY`` per this many bytes of binary rows (several chunks), not one per
+#: chunk: the server sets up each ``COPY`` (its batch of up to 1,000 tuple slots) at a cost.
+COPY_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -226,6 +230,8 @@ class _Writer:
         self.dataset = dataset
         self.location = location
         self.sqlite = _is_sqlite(location.url)
+        self._pending: dict[str, bytearray] = {}  # PostgreSQL: binary COPY rows gathered per table
+        self._dumpers: dict[str, abc.Transformer] = {}
         if self.sqlite:
             self.conn: Any = sqlite3.connect(_sqlite_path(location.url), isolation_level=None)
             # threads: the index sorts after the rows may use a core another process has finished with
@@ -236,6 +242,12 @@ class _Writer:
             self.conn = psycopg.connect(_psycopg_dsn(location.url))
             self.conn.execute("SET synchronous_commit = off")
             self.conn.execute("SET maintenance_work_mem = '256MB'")  # index sorts after the rows, in memory
+            # one process per index build: parallel workers cost more CPU in all (their start, the merge of their
+            # sorted runs), and the build's other datasets keep the CPUs busy
+            self.conn.execute("SET max_parallel_maintenance_workers = 0")
+            # binary numerics go as bytes with psycopg's C bytes dumper; the one psycopg picks for the bytea type
+            # (the DB-API ``Binary`` one) is Python, a call per value
+            self.conn.adapters.register_dumper(bytes, BytesBinaryDumper)
             self._replace_tables()
 
     def _replace_tables(self) -> None:
@@ -262,28 +274,36 @@ class _Writer:
             count = len(data[0])
             if not count:
                 continue
-            qualified = self.location.table(table.name)
-            column_list = ", ".join(f'"{n}"' for n in names)
             if self.sqlite:
                 text = [column.iso() if isinstance(column, Moments) else column for column in data]
-                self._insert(f"INSERT INTO {qualified} ({column_list}) VALUES ", text, count)
+                column_list = ", ".join(f'"{n}"' for n in names)
+                self._insert(f"INSERT INTO {self.location.table(table.name)} ({column_list}) VALUES ", text, count)
             else:
                 wire = [_pg_binary(column) for column in table.columns]
                 values = [convert(column) for (_, convert), column in zip(wire, data, strict=True)]
-                with self.conn.cursor() as cur:
-                    dumpers = Transformer.from_context(cur)
+                dumpers = self._dumpers.get(table.name)
+                if dumpers is None:
+                    dumpers = self._dumpers[table.name] = Transformer.from_context(self.conn)
                     dumpers.set_dumper_types([self.conn.adapters.types[kind].oid for kind, _ in wire],
                                              pq.Format.BINARY)
-                    body = bytearray(_COPY_BINARY_HEADER)
-                    for row in zip(*values, strict=True):
-                        format_row_binary(row, dumpers, body)
-                    body += _COPY_BINARY_TRAILER
-                    with cur.copy(f"COPY {qualified} ({column_list}) FROM STDIN WITH (FORMAT binary, FREEZE)") as copy:
-                        copy.write(body)
+                body = self._pending.setdefault(table.name, bytearray(_COPY_BINARY_HEADER))
+                for row in zip(*values, strict=True):
+                    format_row_binary(row, dumpers, body)
+                if len(body) >= COPY_BYTES:
+                    self._copy(table)
             written += count
         if self.sqlite:
             self.conn.execute("COMMIT")
         return written
+
+    def _copy(self, table: Table) -> None:
+        """PostgreSQL: one ``COPY`` of the rows gathered for a table."""
+        body = self._pending.pop(table.name)
+        body += _COPY_BINARY_TRAILER
+        columns = ", ".join(f'"{c.name}"' for c in table.columns)
+        with self.conn.cursor() as cur, cur.copy(f"COPY {self.location.table(table.name)} ({columns}) FROM STDIN "
+                                                 "WITH (FORMAT binary, FREEZE)") as copy:
+            copy.write(body)
 
     def _insert(self, head: str, data: list[list[Any]], count: int) -> None:
         """SQLite: rows in statements of several rows each (fewer statement steps than a row per statement)."""
@@ -301,6 +321,9 @@ class _Writer:
 
     def finish(self) -> None:
         if not self.sqlite:
+            for table in self.dataset.tables:
+                if table.name in self._pending:
+                    self._copy(table)
             for table in self.dataset.tables:
                 self.conn.execute(_pg_ddl(AddConstraint(table.primary_key)))
         for statement in _index_statements(self.dataset, self.location):
