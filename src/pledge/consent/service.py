@@ -367,14 +367,14 @@ def record_events_autocommit(*, session: Session, policy: CompiledPolicy,
                              now: dt.datetime | None = None) -> list[Recorded | Exception]:
     """Record events on a session in autocommit mode (PostgreSQL): people already known in one statement.
 
-    Why: most consent events are about people pledge knows, and on PostgreSQL the events, their
-    notice versions and the projection are one statement (``_INSERT_MANY_POSTGRESQL``), which
-    commits by itself. Without BEGIN and COMMIT such a batch costs two round trips (find the
-    people, write) instead of four, and the round trips are most of a small batch's CPU.
+    Why: on PostgreSQL the events, their notice versions, the projection and the people never seen
+    before are one statement (``_INSERT_MANY_POSTGRESQL``), which commits by itself. Without BEGIN
+    and COMMIT a batch costs two round trips (find the people, write) instead of four to six, and
+    round trips are most of a small batch's CPU.
 
-    A run that needs more (a person not known yet: a subject and an identity to create first; a
-    residence or age to note on a subject; a Global Privacy Control signal, an opt-out recorded after
-    the event) opens a transaction on the same connection after the look-up and commits it here.
+    A run that needs more (a residence or age to note on a stored subject; a Global Privacy Control
+    signal, an opt-out recorded after the event) opens a transaction on the same connection after
+    the look-up and commits it here.
 
     A bad event raises before anything is written (a transaction opened is rolled back). Once the
     one statement has run, its events are committed, so what goes wrong after it is answered per
@@ -387,8 +387,7 @@ def record_events_autocommit(*, session: Session, policy: CompiledPolicy,
     now = now or utcnow()
     prefix_errors = len(items) > 1
     people, checked = _check_all(session=session, policy=policy, items=items, now=now, prefix_errors=prefix_errors)
-    if any(person.subject is None or _news(person) for person in people.values()) or any(
-            item.context.gpc for item in checked):
+    if any(_news(person) for person in people.values()) or any(item.context.gpc for item in checked):
         session.execute(_BEGIN)
         try:
             results = _write_checked(session=session, policy=policy, people=people, checked=checked, now=now,
@@ -400,8 +399,22 @@ def record_events_autocommit(*, session: Session, policy: CompiledPolicy,
                 session.execute(_ROLLBACK)
             raise
         return list(results)
+    new_people = [person for person in people.values() if person.subject is None]
+    for person in new_people:
+        person.subject = _new_subject(person, now)
     rows, plan = _plan(session=session, policy=policy, checked=checked, now=now, prefix_errors=prefix_errors)
-    inserted, states_after = _append(session=session, rows=rows)  # committed from here on
+    for item, where in plan:  # the event of a new identity takes its id in the statement
+        if isinstance(where, int) and item.identity is not None and item.identity == item.person.new_identity:
+            rows[where].update(new_kind=item.identity.kind.value, new_value=item.identity.value)
+    inserted, states_after = _append(session=session, rows=rows, people=[
+        {"id": person.subject.id, "residence": person.residence, "birth_date": person.birth_date,
+         "age_band": person.age_band, "created_at": now, "kind": person.new_identity.kind.value,
+         "value": person.new_identity.value}
+        for person in new_people if person.subject is not None and person.new_identity is not None])
+    # committed from here on
+    for person in new_people:
+        assert person.subject is not None
+        subjects.attach_inserted(session, person.subject)
     try:
         return list(_outcomes(session=session, rows=rows, plan=plan, inserted=inserted, states_after=states_after,
                               prefix_errors=False))
@@ -500,17 +513,18 @@ def _plan(*, session: Session, policy: CompiledPolicy, checked: Sequence[_Item],
     return rows, plan
 
 
-def _append(*, session: Session, rows: Sequence[dict[str, object]],
+def _append(*, session: Session, rows: Sequence[dict[str, object]], people: Sequence[dict[str, object]] = (),
             ) -> tuple[dict[str, ConsentEvent], dict[str, dict[StateKey, StateValue]]]:
     """4. Append the events (a key used by an earlier request inserts nothing), then the projection.
 
     Returns the inserted events by uid and, on PostgreSQL, each subject's projection as left.
+    ``people``: new subjects and identities for the same statement (PostgreSQL only).
     """
     inserted: dict[str, ConsentEvent] = {}
     states_after: dict[str, dict[StateKey, StateValue]] = {}
     if rows and session.get_bind().dialect.name == "postgresql":
         # PostgreSQL: events, notice versions and projection in one prepared statement.
-        for new_event, state_rows in _insert_many_postgresql(session, rows):
+        for new_event, state_rows in _insert_many_postgresql(session, rows, people):
             inserted[new_event.uid] = new_event
             states_after[new_event.subject_id] = state_rows
     elif rows:
@@ -532,7 +546,14 @@ def _append(*, session: Session, rows: Sequence[dict[str, object]],
 
 def _identity_kind(item: _Item) -> str | None:
     used = item.used_identity()
+    if used is None and item.identity is not None and item.identity == item.person.new_identity:
+        return item.identity.kind.value  # a new person's, inserted by the events' own statement
     return used.kind if used is not None else None
+
+
+def _new_subject(person: _Person, now: dt.datetime) -> DataSubject:
+    return DataSubject(id=uuid.uuid4().hex, residence=person.residence, birth_date=person.birth_date,
+                       age_band=person.age_band, merged_into_id=None, version=0, created_at=now, updated_at=now)
 
 
 def _outcomes(*, session: Session, rows: Sequence[dict[str, object]], plan: _Plan,
@@ -601,14 +622,31 @@ def _pg_type(name: str) -> str:
 #: the statement text is the same for 1 or 1,000 events and psycopg prepares it once on the server;
 #: the ORM loads the returned rows straight into the session. Each event comes back with its
 #: subject's projection as this statement left it (the rows it wrote, and the stored rows it did not
-#: touch), so the answer needs no read-back statement.
+#: touch), so the answer needs no read-back statement. People never seen before may come too (a
+#: third document): their subjects and identities are inserted first and the events of the new
+#: identity take its id. An identity someone else inserted meanwhile breaks its unique key, and the
+#: whole statement with it: nothing is written (the caller records the run in a transaction).
 _INSERT_MANY_POSTGRESQL = text(f"""
-WITH incoming AS (
+WITH person AS (
+    SELECT * FROM json_to_recordset(CAST(:people AS json))
+        AS p(id varchar, residence varchar, birth_date date, age_band varchar, created_at timestamptz,
+             kind varchar, value varchar)
+), new_subject AS (
+    INSERT INTO data_subject (id, residence, birth_date, age_band, merged_into_id, version, created_at, updated_at)
+    SELECT p.id, p.residence, p.birth_date, p.age_band, NULL, 0, p.created_at, p.created_at FROM person p
+), new_identity AS (
+    INSERT INTO subject_identity (subject_id, kind, value, created_at)
+    SELECT p.id, p.kind, p.value, p.created_at FROM person p ORDER BY p.kind, p.value
+    RETURNING id, kind, value
+), incoming AS (
     SELECT * FROM json_to_recordset(CAST(:events AS json))
-        AS r({", ".join(f"{name} {_pg_type(name)}" for name in _EVENT_INSERTED)}, n integer)
+        AS r({", ".join(f"{name} {_pg_type(name)}" for name in _EVENT_INSERTED)}, n integer,
+             new_kind varchar, new_value varchar)
 ), ev AS (
     INSERT INTO consent_event ({", ".join(_EVENT_INSERTED)}, notice_version)
-    SELECT {", ".join(f"r.{name}" for name in _EVENT_INSERTED)},
+    SELECT {", ".join(f"r.{name}" if name != "identity_id" else
+                      "coalesce(r.identity_id, (SELECT i.id FROM new_identity i"
+                      " WHERE i.kind = r.new_kind AND i.value = r.new_value))" for name in _EVENT_INSERTED)},
            (SELECT max(v.number) FROM notice_version v WHERE v.notice_id = r.notice_id)
     FROM incoming r ORDER BY r.n
     ON CONFLICT (idempotency_key) DO NOTHING
@@ -646,16 +684,18 @@ _LOAD_INSERTED = select(ConsentEvent, _INSERT_MANY_POSTGRESQL.selected_columns.s
 
 
 def _json_value(value: object) -> str:
-    if isinstance(value, dt.datetime):
+    if isinstance(value, dt.date):  # dates and datetimes
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} in a consent event row")
 
 
 def _insert_many_postgresql(session: Session, rows: Sequence[dict[str, object]],
+                            people: Sequence[dict[str, object]] = (),
                             ) -> list[tuple[ConsentEvent, dict[StateKey, StateValue]]]:
     """Append events and project them (see ``_INSERT_MANY_POSTGRESQL``); one whose key was used before is left out.
 
-    Each event comes with its subject's projection rows after the statement.
+    ``people`` are new subjects with their one identity, inserted by the same statement. Each event
+    comes with its subject's projection rows after the statement.
     """
     found = [{"uid": row["uid"], "aspect": effect.aspect, "notice_id": effect.notice_id, "target": effect.target,
               "value": effect.value, "expires_at": effect.expires_at}
@@ -664,7 +704,8 @@ def _insert_many_postgresql(session: Session, rows: Sequence[dict[str, object]],
                                    target=str(row["target"]), collection_point=str(row["collection_point"]),
                                    expires_at=row["expires_at"])]  # type: ignore[arg-type]
     events = json.dumps([dict(row, n=n) for n, row in enumerate(rows)], default=_json_value)
-    loaded = session.execute(_LOAD_INSERTED, {"events": events, "effects": json.dumps(found, default=_json_value)})
+    loaded = session.execute(_LOAD_INSERTED, {"events": events, "effects": json.dumps(found, default=_json_value),
+                                              "people": json.dumps(people, default=_json_value)})
     return [(event, _state_rows(state_rows)) for event, state_rows in loaded]
 
 
@@ -684,8 +725,7 @@ def _create_people(*, session: Session, policy: CompiledPolicy, people: Sequence
     if not people:
         return
     for person in people:
-        person.subject = DataSubject(id=uuid.uuid4().hex, residence=person.residence, birth_date=person.birth_date,
-                                     age_band=person.age_band)
+        person.subject = _new_subject(person, utcnow())
     subjects.insert_subjects(session=session, subjects=[person.subject for person in people
                                                         if person.subject is not None])
     created = subjects.insert_identities(session=session, rows=[
