@@ -6,8 +6,8 @@ What it does, all on this machine's loopback:
    settings: fsync and synchronous_commit on), migrates a fresh database, creates an API key, and
    seeds the ledger: every person of a pool of ``SUBJECTS`` emails known with one event, and the
    planner's statistics gathered (a live server's autovacuum does that within a minute);
-2. serves ``create_app`` with 2 uvicorn processes on the Panasonic policy, each with its own
-   SO_REUSEPORT listening socket (see ``_serve``);
+2. serves the app with ``pledge serve --workers 2 --no-jobs`` on the Panasonic policy: 2 uvicorn
+   processes, each with its own SO_REUSEPORT listening socket (``pledge/web/server.py``);
 3. throughput, a closed loop: ``CONNECTIONS`` keep-alive HTTP/1.1 connections from one process (raw
    sockets on uvloop: no HTTP client library, about 0.1 ms of CPU per request), each sending
    ``POST /api/v1/consent-events`` (a fresh ``Idempotency-Key`` each) as soon as it has the last
@@ -92,14 +92,6 @@ def _seed(container: Any) -> None:
             session.commit()
     with container.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE")
-
-
-def app_factory() -> Any:
-    """What each uvicorn worker imports: the app wired from the PLEDGE_* environment."""
-    from pledge.bootstrap import bootstrap
-    from pledge.web import create_app
-
-    return create_app(bootstrap(), server=True)
 
 
 # --- a private PostgreSQL ------------------------------------------------------------------------------
@@ -386,58 +378,35 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
-def serve_on(fd: int) -> None:
-    """One server process on an inherited listening socket.
-
-    Not ``uvicorn --fd``: it takes the descriptor for a UNIX socket, so the event loop never sets
-    TCP_NODELAY on the connections, and every answer written in two parts waits for the client's
-    delayed acknowledgement (40 ms).
-    """
-    import uvicorn
-
-    config = uvicorn.Config(app_factory, factory=True, log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
-
-
-def _serve(port: int, env: Mapping[str, str]) -> list[subprocess.Popen[bytes]]:
-    """``WORKERS`` uvicorn processes, each accepting on its own SO_REUSEPORT socket bound to ``port``.
-
-    The kernel spreads new connections over the sockets by their addresses, as nginx's ``reuseport``
-    or gunicorn's ``--reuse-port`` do; with one shared socket (``uvicorn --workers``) whichever
-    process wakes first accepts a whole burst of connections, and one process ends up serving most
-    of them while the other idles.
-    """
-    servers = []
-    for _ in range(WORKERS):
-        listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        listening.bind(("127.0.0.1", port))
-        listening.listen(2048)
-        servers.append(subprocess.Popen(
-            [sys.executable, "-c",
-             f"from benchmarks.bench_consent_http import serve_on; serve_on({listening.fileno()})"],
-            cwd=ROOT, env=env, pass_fds=[listening.fileno()]))
-        listening.close()  # the server process holds it now
-    for server in servers:
-        _wait_healthy(port, server)
-    return servers
+def _serve(port: int, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """``pledge serve --workers WORKERS`` on ``port``, once every worker answers."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from pledge.cli.main import app; app()", "serve", "--workers", str(WORKERS),
+         "--no-jobs", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    _wait_healthy(port, server)
+    return server
 
 
 def _wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Until every worker process is there and /healthz has answered on a run of fresh connections."""
     import httpx
 
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    answered = 0
+    while time.monotonic() < deadline and answered < 20:
         if process.poll() is not None:
-            raise RuntimeError("uvicorn exited before it served")
+            raise RuntimeError("pledge serve exited before it served")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("uvicorn did not answer /healthz")
+            children = Path("/proc") / str(process.pid) / "task" / str(process.pid) / "children"
+            workers = len(children.read_text().split())
+            ok = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200
+            answered = answered + 1 if ok and workers == WORKERS else 0
+        except (httpx.HTTPError, OSError):
+            answered = 0
+        time.sleep(0.05 if answered else 0.2)
+    if answered < 20:
+        raise RuntimeError("pledge serve did not answer /healthz")
 
 
 def run() -> Iterator[Mapping[str, object]]:
@@ -465,8 +434,8 @@ def run() -> Iterator[Mapping[str, object]]:
         port = _free_port()
         env = {**os.environ, "PLEDGE_DATABASE_URL": url, "PLEDGE_POLICY_DIR": str(POLICY),
                "PLEDGE_DATA_DIR": str(folder / "var")}
-        servers = _serve(port, env)
-        pids = (tuple(server.pid for server in servers), postgres.postmaster_pid())
+        servers = [_serve(port, env)]
+        pids = ((servers[0].pid,), postgres.postmaster_pid())  # the workers count as its descendants
         tally, elapsed, cpu = _run(_drive(port, key, pids=pids))
         paced, paced_elapsed = _run(_paced(port, key, rate=TARGET_RATE))
         batched, batch_elapsed, _cpu = _run(_drive(port, key, batch=BATCH, connections=8, seconds=SECONDS / 2))
@@ -482,8 +451,8 @@ def run() -> Iterator[Mapping[str, object]]:
             consistent = service.rebuild(session=session, check=True).consistent
         others = {status: n for status, n in tally.statuses.items() if status != 201}
         flush = "synchronous_commit on" if DURABLE else "synchronous_commit OFF"
-        detail = (f"{WORKERS} uvicorn processes (SO_REUSEPORT), PostgreSQL ({flush}), {CONNECTIONS} keep-alive "
-                  f"connections, "
+        detail = (f"pledge serve --workers {WORKERS} (uvicorn, SO_REUSEPORT), PostgreSQL ({flush}), "
+                  f"{CONNECTIONS} keep-alive connections, "
                   f"{SECONDS:.0f} s after {WARMUP:.0f} s warm-up, {SUBJECTS:,} people known (seeded, "
                   f"statistics gathered), 1 event in {NEW_EVERY} from a new person, Panasonic policy"
                   f"{', Prefer: return=minimal' if MINIMAL else ', full answer (event, receipt, state)'}")
