@@ -18,9 +18,11 @@ Two ways to run the writers, the same service code in both:
 - on PostgreSQL, as tasks of the web server's event loop (``record``): SQLAlchemy's asyncio
   engine runs the service in a greenlet and awaits each round trip, so the thread that parses
   requests also does their database work, with no hand-over between threads. The session is in
-  autocommit mode (``service.record_events_autocommit``): a batch about people already known is one
-  statement that commits by itself (no BEGIN, no COMMIT: two round trips instead of four), and a
-  batch that needs more (a new person, a GPC opt-out) opens its transaction after the look-up;
+  autocommit mode (``service.record_events_autocommit``): a batch is one statement that commits by
+  itself, new people included (no BEGIN, no COMMIT: two round trips instead of four to six); a
+  batch that must change a stored subject or carries a GPC signal opens its transaction after the
+  look-up. A failed batch is recorded event by event; an event that fails alone gets one more try
+  in a plain transaction (which finds a person another writer created after the look-up);
 - on SQLite (no asyncio driver) and for callers outside an event loop, as threads (``submit``).
 """
 
@@ -55,7 +57,7 @@ Answer = TypeVar("Answer")
 MAX_BATCH = 64
 #: Writers per process. One is best measured here: while it waits for the database, the event loop
 #: parses the next requests, so the next batch is bigger and costs less per event (a batch has a
-#: fixed cost of about 1.5 ms of CPU: its statements and the commit). SQLite takes one writer anyway.
+#: fixed cost: its round trips). SQLite takes one writer anyway.
 WRITERS = 1
 
 
@@ -71,10 +73,11 @@ class GroupCommitter(Generic[Want, Answer]):
     """Writers that record the events submitted to them, several per transaction.
 
     ``answer(session, recorded)`` turns the recorded events (with what each caller wanted) into the
-    callers' answers; it runs inside the transaction, before the commit, so an answer shows the
-    state the commit made. With the ``engine`` of a PostgreSQL database, ``record`` runs the
-    writers on the calling event loop (through an asyncio engine made on first use, so it belongs
-    to that loop). Writers start at the first submission and stop at ``aclose()`` / ``close()``.
+    callers' answers, in the batch's session (inside its transaction, or right after its one
+    autocommit statement), so an answer shows the state the batch made. With the ``engine`` of a
+    PostgreSQL database, ``record`` runs the writers on the calling event loop (through an asyncio
+    engine made on first use, so it belongs to that loop). Writers start at the first submission
+    and stop at ``aclose()`` / ``close()``.
     """
 
     def __init__(self, *, unit_of_work: Callable[[], AbstractContextManager[Session]], policy: CompiledPolicy,
@@ -144,8 +147,13 @@ class GroupCommitter(Generic[Want, Answer]):
         try:  # autocommit: people already known in one statement, two round trips
             async with AsyncSession(self._autocommit, expire_on_commit=False) as session:
                 outcomes = await session.run_sync(self._record_at_once, submissions)
-        except Exception as exc:  # nothing written: the transaction below meets the same error and handles it
-            log.debug("a batch of %d consent events falls back to a transaction (%s)", len(batch), exc)
+        except Exception as exc:  # nothing written
+            if len(batch) > 1:  # each on its own, so the bad one fails alone
+                log.debug("a batch of %d consent events failed (%s); recording them one by one", len(batch), exc)
+                for one in batch:
+                    await self._loop_commit([one])
+                return
+            # alone: a transaction, which also finds a person another writer created meanwhile
         else:
             self._counted(len(batch))
             for (_submission, answered), outcome in zip(batch, outcomes, strict=True):
@@ -156,23 +164,18 @@ class GroupCommitter(Generic[Want, Answer]):
                 else:
                     answered.set_result(outcome)
             return
+        answered = batch[0][1]
         try:
             async with AsyncSession(self._async_engine, expire_on_commit=False) as session:
-                answers = await session.run_sync(self._record_in, submissions)
+                answer = (await session.run_sync(self._record_in, submissions))[0]
                 await session.commit()
         except Exception as exc:  # handed to the waiting request, which reports it
-            if len(batch) == 1:
-                if not batch[0][1].done():
-                    batch[0][1].set_exception(exc)
-                return
-            log.debug("a batch of %d consent events failed (%s); recording them one by one", len(batch), exc)
-            for one in batch:
-                await self._loop_commit([one])
+            if not answered.done():
+                answered.set_exception(exc)
             return
-        self._counted(len(batch))
-        for (_submission, answered), answer in zip(batch, answers, strict=True):
-            if not answered.done():  # the request may have gone (client closed): the event stays recorded
-                answered.set_result(answer)
+        self._counted(1)
+        if not answered.done():  # the request may have gone (client closed): the event stays recorded
+            answered.set_result(answer)
 
     async def aclose(self) -> None:
         """Stop the event-loop writers once what is queued is recorded, then the threads."""

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, bindparam, column, delete, func, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -306,14 +306,23 @@ class _Item:
             else None
 
 
+DomainErrorT = TypeVar("DomainErrorT", bound=DomainError)
+
+
+def _named(exc: DomainErrorT, index: int, prefix: bool) -> DomainErrorT:
+    """The error of event ``index`` of a batch: its field and message say which event (with ``prefix``)."""
+    if prefix:
+        exc.field = f"events.{index}.{exc.field}" if exc.field else f"events.{index}"
+        exc.args = (f"event {index}: {exc}",)
+    return exc
+
+
 @contextmanager
 def _event_errors(index: int, prefix: bool) -> Iterator[None]:
     try:
         yield
     except (ConsentError, subjects.SubjectError) as exc:
-        if prefix:
-            exc.field = f"events.{index}.{exc.field}" if exc.field else f"events.{index}"
-            exc.args = (f"event {index}: {exc}",)
+        _named(exc, index, prefix)
         raise
 
 
@@ -339,9 +348,10 @@ def _write_checked(*, session: Session, policy: CompiledPolicy, people: dict[str
     rows, plan = _plan(session=session, policy=policy, checked=checked, now=now, prefix_errors=prefix_errors)
     inserted, states_after = _append(session=session, rows=rows)
     results: list[Recorded] = []
-    for outcome in _outcomes(session=session, rows=rows, plan=plan, inserted=inserted, states_after=states_after,
+    replays = _earlier_events(session, _replayed_keys(rows, inserted))
+    for outcome in _outcomes(rows=rows, plan=plan, inserted=inserted, states_after=states_after, replays=replays,
                              prefix_errors=prefix_errors):
-        if isinstance(outcome, ConsentError):
+        if isinstance(outcome, Exception):
             raise outcome
         results.append(outcome)
 
@@ -416,18 +426,11 @@ def record_events_autocommit(*, session: Session, policy: CompiledPolicy,
         assert person.subject is not None
         subjects.attach_inserted(session, person.subject)
     try:
-        return list(_outcomes(session=session, rows=rows, plan=plan, inserted=inserted, states_after=states_after,
-                              prefix_errors=False))
-    except Exception as exc:  # reading the earlier events failed: the new ones stand, the replays get the error
-        outcomes: list[Recorded | Exception] = []
-        for item, where in plan:
-            subject = item.person.subject
-            assert subject is not None
-            uid = str(rows[where]["uid"]) if isinstance(where, int) else None
-            outcomes.append(Recorded(event=inserted[uid], subject=subject, created=True,
-                                     identity_kind=_identity_kind(item), state_rows=states_after.get(subject.id))
-                            if uid in inserted else exc)
-        return outcomes
+        replays: dict[str, ConsentEvent] | Exception = _earlier_events(session, _replayed_keys(rows, inserted))
+    except Exception as exc:  # the new events stand; those that needed the earlier ones get the error
+        replays = exc
+    return list(_outcomes(rows=rows, plan=plan, inserted=inserted, states_after=states_after, replays=replays,
+                          prefix_errors=False))
 
 
 def _check_all(*, session: Session, policy: CompiledPolicy,
@@ -556,13 +559,21 @@ def _new_subject(person: _Person, now: dt.datetime) -> DataSubject:
                        age_band=person.age_band, merged_into_id=None, version=0, created_at=now, updated_at=now)
 
 
-def _outcomes(*, session: Session, rows: Sequence[dict[str, object]], plan: _Plan,
-              inserted: dict[str, ConsentEvent], states_after: dict[str, dict[StateKey, StateValue]],
-              prefix_errors: bool) -> Iterator[Recorded | ConsentError]:
-    """Each event's outcome: recorded now, recorded before under its idempotency key, or a reused key's conflict."""
-    replays = _earlier_events(session, [str(row["idempotency_key"]) for row in rows if row["uid"] not in inserted])
-    by_key = {event.idempotency_key: event for event in (*inserted.values(), *replays.values())
-              if event.idempotency_key}
+def _replayed_keys(rows: Sequence[dict[str, object]], inserted: dict[str, ConsentEvent]) -> list[str]:
+    """The idempotency keys of rows the insert skipped: an earlier request recorded them."""
+    return [str(row["idempotency_key"]) for row in rows if row["uid"] not in inserted]
+
+
+def _outcomes(*, rows: Sequence[dict[str, object]], plan: _Plan, inserted: dict[str, ConsentEvent],
+              states_after: dict[str, dict[StateKey, StateValue]], replays: dict[str, ConsentEvent] | Exception,
+              prefix_errors: bool) -> Iterator[Recorded | Exception]:
+    """Each event's outcome: recorded now, recorded before under its idempotency key, or a reused key's conflict.
+
+    ``replays`` are the events of the skipped keys, or the error that kept them from being read.
+    """
+    by_key = {event.idempotency_key: event for event in inserted.values() if event.idempotency_key}
+    if not isinstance(replays, Exception):
+        by_key.update(replays)
     for index, (item, where) in enumerate(plan):
         subject = item.person.subject
         assert subject is not None
@@ -571,17 +582,15 @@ def _outcomes(*, session: Session, rows: Sequence[dict[str, object]], plan: _Pla
             yield Recorded(event=inserted[str(rows[where]["uid"])], subject=subject, created=True,
                            identity_kind=kind, state_rows=states_after.get(subject.id))
             continue
+        if isinstance(replays, Exception):
+            yield replays
+            continue
         key = item.context.idempotency_key
         assert key is not None
         event = by_key.get(key)
         if event is None or event.request_hash != item.fingerprint:
-            conflict = IdempotencyConflict(f"idempotency key {key!r} was already used for a different request",
-                                           field="Idempotency-Key")
-            try:
-                with _event_errors(index, prefix_errors):
-                    raise conflict
-            except IdempotencyConflict as named:
-                yield named
+            yield _named(IdempotencyConflict(f"idempotency key {key!r} was already used for a different request",
+                                             field="Idempotency-Key"), index, prefix_errors)
             continue
         yield Recorded(event=event, subject=subject, created=False, identity_kind=kind)
 

@@ -279,15 +279,14 @@ def create_subject(*, session: Session, policy: CompiledPolicy, subject_in: Subj
 
 
 def ensure_subject(*, session: Session, policy: CompiledPolicy, identity: Identity, residence: str | None = None,
-                   birth_date: dt.date | None = None, age_band: str | None = None, looked_up: bool = False,
+                   birth_date: dt.date | None = None, age_band: str | None = None,
                    ) -> tuple[DataSubject, SubjectIdentity, bool]:
     """The subject holding ``identity``, created (with this residence and age) when the identity is new.
 
     Returns (subject, stored identity, created). Two requests creating the same person at once end
-    with one subject: the loser of the unique index finds the winner's. ``looked_up``: the caller
-    has just found no such identity, so pledge goes straight to creating it.
+    with one subject: the loser of the unique index finds the winner's.
     """
-    stored = None if looked_up else find_identity(session=session, identity=identity)
+    stored = find_identity(session=session, identity=identity)
     if stored is not None:
         return get_subject(session=session, subject_id=stored.subject_id), stored, False
     residence = check_residence(policy, residence)
