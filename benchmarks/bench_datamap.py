@@ -47,6 +47,9 @@ ACCESS_SAMPLE = 50
 ERASE_SAMPLE = 20
 SEED = 1
 SYSTEMS = {s.strip() for s in os.environ.get("PLEDGE_BENCH_DATAMAP_SYSTEMS", "sqlite,postgres").split(",")}
+if SYSTEMS - {"sqlite", "postgres"}:
+    raise SystemExit(f"PLEDGE_BENCH_DATAMAP_SYSTEMS: {', '.join(sorted(SYSTEMS - {'sqlite', 'postgres'}))} "
+                     "is not sqlite or postgres")
 EXECUTOR = os.environ.get("PLEDGE_BENCH_DATAMAP_EXECUTOR", "1") != "0"
 
 

@@ -240,11 +240,12 @@ class _Writer:
                 self.conn.execute(f"PRAGMA {pragma}")
         else:
             self.conn = psycopg.connect(_psycopg_dsn(location.url))
-            self.conn.execute("SET synchronous_commit = off")
-            self.conn.execute("SET maintenance_work_mem = '256MB'")  # index sorts after the rows, in memory
+            # SET LOCAL: the dataset is one transaction, and nothing outlives it on a pooled server connection
+            self.conn.execute("SET LOCAL synchronous_commit = off")
+            self.conn.execute("SET LOCAL maintenance_work_mem = '256MB'")  # index sorts after the rows, in memory
             # one process per index build: parallel workers cost more CPU in all (their start, the merge of their
             # sorted runs), and the build's other datasets keep the CPUs busy
-            self.conn.execute("SET max_parallel_maintenance_workers = 0")
+            self.conn.execute("SET LOCAL max_parallel_maintenance_workers = 0")
             # binary numerics go as bytes with psycopg's C bytes dumper; the one psycopg picks for the bytea type
             # (the DB-API ``Binary`` one) is Python, a call per value
             self.conn.adapters.register_dumper(bytes, BytesBinaryDumper)
@@ -320,6 +321,7 @@ class _Writer:
             self.conn.executemany(head + row, zip(*(column[whole:] for column in data), strict=True))
 
     def finish(self) -> None:
+        """Everything after the rows (keys, indexes, foreign keys, statistics); PostgreSQL commits in ``commit``."""
         if not self.sqlite:
             for table in self.dataset.tables:
                 if table.name in self._pending:
@@ -340,6 +342,9 @@ class _Writer:
             self.conn.execute(f"SET LOCAL default_statistics_target = {ANALYZE_STATISTICS_TARGET}")
             for table in self.dataset.tables:
                 self.conn.execute(f"ANALYZE {self.location.table(table.name)}")
+
+    def commit(self) -> None:
+        if not self.sqlite:
             self.conn.commit()
         self.conn.close()
 
@@ -358,8 +363,10 @@ def _fill(group: list[str], locations: dict[str, Location], subjects: int, seed:
                 tables = chunk_rows(d, seed, chunk, start, count, pools, crowd)
                 writers[d].write(tables)
                 report("chunk", d, count, {f"{d}.{t}": len(c["id"]) for t, c in tables.items()})
-        for d in group:
+        for d in group:  # every dataset of the group checked and indexed before any of them commits
             writers[d].finish()
+        for d in group:
+            writers[d].commit()
             report("done", d, 0, {})
     finally:
         for writer in writers.values():
