@@ -18,8 +18,10 @@ PUBLIC_ROUTERS: tuple[APIRouter, ...] = (center_views.router, api_views.router, 
 
 
 def include_routes(app: FastAPI) -> None:
+    # /api/v1 first: every route needs an API key with its scope. A request is matched against the
+    # routes in order, and the consent ledger's writes (the busiest route) should not try the others.
+    app.include_router(api_v1.router)
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
-    app.include_router(api_v1.router)  # /api/v1: every route needs an API key with its scope
     # /api/v1/requests: public intake, code and signed-link routes; staff routes need requests:* scopes
     app.include_router(rights_views.router)

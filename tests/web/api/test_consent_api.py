@@ -229,3 +229,18 @@ def test_requests_waiting_on_an_expired_key_cost_one_database_look_up(
 
     assert statuses == [200] * 8
     assert len(looked_up) == 1
+
+
+def test_an_idempotency_key_longer_than_128_characters_is_a_422_naming_the_header(api: TestClient) -> None:
+    body = _problem(api.post("/api/v1/consent-events", json=GRANT, headers={"Idempotency-Key": "k" * 129}), 422)
+    assert body["errors"][0]["field"] == "header.Idempotency-Key"
+    assert "128" in body["errors"][0]["message"]
+    assert api.get("/api/v1/subjects/ann@example.com/state").status_code == 404
+    assert api.post("/api/v1/consent-events", json=GRANT, headers={"Idempotency-Key": "k" * 128}).status_code == 201
+
+
+def test_openapi_documents_the_headers_of_recording_an_event(anonymous: TestClient) -> None:
+    operation = anonymous.get("/api/openapi.json").json()["paths"]["/api/v1/consent-events"]["post"]
+    headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+    assert set(headers) == {"Idempotency-Key", "Sec-GPC", "Prefer"}
+    assert headers["Idempotency-Key"]["schema"]["maxLength"] == 128
