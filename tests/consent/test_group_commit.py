@@ -9,15 +9,16 @@ events are submitted, so the next batch holds all of them: the batching is deter
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pledge.bootstrap import Container
@@ -212,64 +213,75 @@ def _withdrawal(email: str, **fields: Any) -> ConsentEventCreate:
                                   "purpose": "newsletter", "collection_point": "app"} | fields))
 
 
-@ON_POSTGRESQL
-def test_on_postgresql_events_about_known_people_commit_in_one_statement(consent_container: Container) -> None:
-    """No BEGIN, no COMMIT: the statement commits by itself, so a rollback after it undoes nothing,
-    and each answer carries the subject's state as the statement left it."""
-    _known(consent_container, "ann@example.com", "bob@example.com")
-    autocommit = consent_container.engine.execution_options(isolation_level="AUTOCOMMIT")
-    with Session(autocommit, expire_on_commit=False) as session:
-        recorded = service.record_events_autocommit(session=session, policy=consent_container.policy, items=[
-            (_withdrawal("ann@example.com"), RequestContext()), (_withdrawal("bob@example.com"), RequestContext())])
-        assert all(isinstance(r, service.Recorded) and r.created for r in recorded)
-        states = {r.subject.id: r.state_rows for r in recorded if isinstance(r, service.Recorded)}
-        session.rollback()
+def _direct(container: Container, items: list[tuple[ConsentEventCreate, RequestContext]],
+            ) -> list[service.Recorded | Exception] | None:
+    """``record_events_direct`` on a psycopg connection of its own, in autocommit as the writers hold it."""
+    async def record() -> list[service.Recorded | Exception] | None:
+        url = container.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+            return await service.record_events_direct(connection=connection, policy=container.policy, items=items)
 
+    return asyncio.run(record())
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_events_about_known_people_are_committed_by_two_statements(consent_container: Container) -> None:
+    """No BEGIN, no COMMIT: what the direct path wrote is there for everyone once it returns, and each
+    outcome carries the subject's projection as the statement left it."""
+    _known(consent_container, "ann@example.com", "bob@example.com")
+    recorded = _direct(consent_container, [(_withdrawal("ann@example.com"), RequestContext()),
+                                           (_withdrawal("bob@example.com"), RequestContext())])
+
+    assert recorded is not None and all(isinstance(r, service.Recorded) and r.created for r in recorded)
     assert _events(consent_container) == 4
+    states = {r.subject.id: r.state_rows for r in recorded if isinstance(r, service.Recorded)}
     with consent_container.unit_of_work() as session:
         assert len(states) == 2
         for subject_id, state_rows in states.items():
             assert state_rows == service.projection_rows(session=session, subject_id=subject_id)
+            assert session.get(DataSubject, subject_id) is not None
 
 
 @ON_POSTGRESQL
-@pytest.mark.parametrize("why", ["a new residence", "a GPC signal"])
-def test_on_postgresql_a_batch_that_needs_more_opens_its_transaction_after_the_look_up(
-        consent_container: Container, why: str) -> None:
-    """A residence to note, a GPC opt-out: the same connection opens a transaction after the
-    look-up and commits it, so a rollback after undoes nothing."""
+@pytest.mark.parametrize("why", ["a new residence", "a GPC signal", "a subject named by id"])
+def test_on_postgresql_a_batch_that_needs_a_transaction_is_left_to_it(consent_container: Container,
+                                                                      why: str) -> None:
+    """A residence to note, a GPC opt-out, a subject id: the direct path writes nothing and says so;
+    the group commit records the batch in a transaction."""
     _known(consent_container, "ann@example.com")
     with consent_container.unit_of_work() as session:  # a Californian, where the signal is an opt-out of sale
         service.record_event(session=session, policy=consent_container.policy, event_in=ConsentEventCreate(
             subject="cal@example.com", residence="US-CA", kind="channel_switched_off", target="sms",  # type: ignore[arg-type]
             collection_point="app"))  # type: ignore[arg-type]
         session.commit()
+        ann = subjects.lookup(session=session, reference=subjects.parse_reference("ann@example.com"))
+        assert ann is not None
     item = {"a new residence": (_withdrawal("ann@example.com", residence="FR"), RequestContext()),
             "a GPC signal": (ConsentEventCreate(subject="cal@example.com", kind="channel_switched_off",  # type: ignore[arg-type]
                                                 target="email", collection_point="app"),  # type: ignore[arg-type]
-                             RequestContext(gpc=True))}[why]
-    autocommit = consent_container.engine.execution_options(isolation_level="AUTOCOMMIT")
-    with Session(autocommit, expire_on_commit=False) as session:
-        recorded = service.record_events_autocommit(session=session, policy=consent_container.policy,
-                                                    items=[(_withdrawal("ann@example.com"), RequestContext()), item])
-        session.rollback()
+                             RequestContext(gpc=True)),
+            "a subject named by id": (_withdrawal(f"subject:{ann.id}"), RequestContext())}[why]
+    items = [(_withdrawal("ann@example.com"), RequestContext()), item]
 
-    assert all(isinstance(r, service.Recorded) and r.created for r in recorded)
+    assert _direct(consent_container, items) is None
+    assert _events(consent_container) == 2
+
+    answers, committer = _record_all(consent_container, items)
+    assert all(isinstance(answer, tuple) and answer[1] for answer in answers)
+    assert (committer.transactions, committer.events) == (1, 2)
+    assert _events(consent_container) == (5 if why == "a GPC signal" else 4)  # 2 before, 2 now (+ the opt-out)
     with consent_container.unit_of_work() as session:
-        assert _events(consent_container) == (5 if why == "a GPC signal" else 4)  # 2 before, 2 now (+ the opt-out)
         ann = subjects.lookup(session=session, reference=subjects.parse_reference("ann@example.com"))
         assert ann is not None and ann.residence == ("FR" if why == "a new residence" else "DE")
 
 
 @ON_POSTGRESQL
-def test_on_postgresql_a_bad_event_rolls_back_the_transaction_opened_after_the_look_up(
-        consent_container: Container) -> None:
+def test_on_postgresql_a_bad_event_in_the_direct_path_writes_nothing(consent_container: Container) -> None:
     _known(consent_container, "ann@example.com")
     key = RequestContext(idempotency_key="k-1")
-    autocommit = consent_container.engine.execution_options(isolation_level="AUTOCOMMIT")
-    with Session(autocommit) as session, pytest.raises(service.IdempotencyConflict):
-        service.record_events_autocommit(session=session, policy=consent_container.policy, items=[
-            (_withdrawal("new@example.com"), key), (_withdrawal("ann@example.com"), key)])  # one key, two requests
+    with pytest.raises(service.IdempotencyConflict):
+        _direct(consent_container, [(_withdrawal("new@example.com"), key),
+                                    (_withdrawal("ann@example.com"), key)])  # one key, two requests
 
     assert _events(consent_container) == 1
     with consent_container.unit_of_work() as session:
@@ -281,24 +293,56 @@ def test_on_postgresql_a_new_person_comes_in_the_same_one_statement(consent_cont
     """The subject and its identity are inserted by the events' own statement: the event names the
     new identity, the answer says which kind was used, and the person is found by it afterwards."""
     _known(consent_container, "ann@example.com")
-    autocommit = consent_container.engine.execution_options(isolation_level="AUTOCOMMIT")
-    with Session(autocommit, expire_on_commit=False) as session:
-        recorded = service.record_events_autocommit(session=session, policy=consent_container.policy, items=[
-            (_withdrawal("new@example.com", kind="consent_granted", age_band="18+"), RequestContext()),
-            (_withdrawal("ann@example.com"), RequestContext()), (_withdrawal("new@example.com"), RequestContext())])
-        assert all(isinstance(r, service.Recorded) and r.created for r in recorded)
-        new = [r for r in recorded if isinstance(r, service.Recorded) and r.subject.id != recorded[1].subject.id]  # type: ignore[union-attr]
-        assert [r.identity_kind for r in new] == ["email", "email"] and len({r.subject.id for r in new}) == 1
-        new_id, new_state = new[0].subject.id, new[1].state_rows
-        session.rollback()
+    recorded = _direct(consent_container, [
+        (_withdrawal("new@example.com", kind="consent_granted", age_band="18+"), RequestContext()),
+        (_withdrawal("ann@example.com"), RequestContext()), (_withdrawal("new@example.com"), RequestContext())])
+    assert recorded is not None and all(isinstance(r, service.Recorded) and r.created for r in recorded)
+    new = [r for r in recorded if isinstance(r, service.Recorded) and r.subject.id != recorded[1].subject.id]  # type: ignore[union-attr]
+    assert [r.identity_kind for r in new] == ["email", "email"] and len({r.subject.id for r in new}) == 1
 
     with consent_container.unit_of_work() as session:
         found = subjects.find_with_identity(session=session, reference=subjects.parse_reference("new@example.com"))
         assert found[0] is not None and found[1] is not None
-        assert found[0].id == new_id and found[0].age_band == "18+"
+        assert found[0].id == new[0].subject.id and found[0].age_band == "18+"
         events = session.scalars(select(ConsentEvent).where(ConsentEvent.subject_id == found[0].id)).all()
         assert [e.identity_id for e in events] == [found[1].id, found[1].id]
-        assert service.projection_rows(session=session, subject_id=found[0].id) == new_state
+        assert [e.uid for e in events] == [r.event.uid for r in new]
+        assert service.projection_rows(session=session, subject_id=found[0].id) == new[1].state_rows
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_the_direct_path_answers_as_the_orm_would_load(consent_container: Container) -> None:
+    """The event and subject objects built from psycopg's rows equal what the ORM loads: the same
+    columns, the same aware UTC timestamps."""
+    _known(consent_container, "ann@example.com")
+    expires = dt.datetime(2031, 5, 4, 3, 2, 1, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    recorded = _direct(consent_container, [(_withdrawal("ann@example.com", kind="consent_granted",
+                                                        expires_at=expires), RequestContext(idempotency_key="e-1"))])
+    assert recorded is not None and isinstance(recorded[0], service.Recorded)
+    direct = recorded[0]
+    with consent_container.unit_of_work() as session:
+        loaded = session.scalars(select(ConsentEvent).where(ConsentEvent.uid == direct.event.uid)).one()
+        columns = [column.key for column in ConsentEvent.__table__.columns]
+        assert {c: getattr(direct.event, c) for c in columns} == {c: getattr(loaded, c) for c in columns}
+        assert direct.event.expires_at == expires and direct.event.expires_at.tzinfo is dt.UTC
+        subject = session.get(DataSubject, direct.subject.id)
+        assert subject is not None
+        for name in ("residence", "birth_date", "age_band", "version", "created_at", "updated_at"):
+            assert getattr(direct.subject, name) == getattr(subject, name)
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_a_replayed_key_answers_with_the_first_event_and_the_state(consent_container: Container) -> None:
+    _known(consent_container, "ann@example.com")
+    request = (_withdrawal("ann@example.com"), RequestContext(idempotency_key="r-1"))
+    first = _direct(consent_container, [request])
+    again = _direct(consent_container, [request])
+
+    assert first is not None and again is not None
+    assert isinstance(first[0], service.Recorded) and isinstance(again[0], service.Recorded)
+    assert (again[0].created, again[0].event.uid) == (False, first[0].event.uid)
+    assert again[0].state_rows is not None and again[0].state_rows == first[0].state_rows
+    assert _events(consent_container) == 2
 
 
 @ON_POSTGRESQL
@@ -307,15 +351,54 @@ def test_on_postgresql_a_person_created_by_someone_else_after_the_look_up_writes
     """Another writer created the person between our look-up and our statement: the identity's unique
     key refuses the statement, nothing of it is written (the group commit then uses a transaction)."""
     _known(consent_container, "ann@example.com", "bob@example.com")
-    monkeypatch.setattr(service.subjects, "find_many", lambda **_kwargs: {})  # the look-up saw no one
-    autocommit = consent_container.engine.execution_options(isolation_level="AUTOCOMMIT")
-    with Session(autocommit) as session, pytest.raises(IntegrityError):
-        service.record_events_autocommit(session=session, policy=consent_container.policy, items=[
-            (_withdrawal("ann@example.com"), RequestContext()), (_withdrawal("bob@example.com"), RequestContext())])
+
+    async def saw_no_one(*_args: Any) -> dict[Any, Any]:
+        return {}
+
+    monkeypatch.setattr(service, "_find_direct", saw_no_one)
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        _direct(consent_container, [(_withdrawal("ann@example.com"), RequestContext()),
+                                    (_withdrawal("bob@example.com"), RequestContext())])
 
     assert _events(consent_container) == 2
     with consent_container.unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(DataSubject)) == 2
+
+    answers, _committer = _record_all(consent_container, [(_withdrawal("ann@example.com"), RequestContext()),
+                                                           (_withdrawal("bob@example.com"), RequestContext())])
+    assert all(isinstance(answer, tuple) and answer[1] for answer in answers)  # found in a transaction
+    assert _events(consent_container) == 4
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_a_writer_whose_connection_was_cut_takes_another(consent_container: Container) -> None:
+    """The database ended the direct path's connection (a restart, an administrator): that batch is
+    recorded in a transaction, and the next ones on a new connection."""
+    committer: GroupCommitter[None, Answer] = GroupCommitter(
+        unit_of_work=consent_container.unit_of_work, policy=consent_container.policy,
+        answer=lambda _session, recorded: [(r.event.uid, r.created, r.subject.id) for r, _want in recorded],
+        engine=consent_container.engine)
+
+    def withdraw(email: str) -> Any:
+        return committer.record(_withdrawal(email), RequestContext(), None)
+
+    async def with_a_cut() -> tuple[list[Answer], int, int]:
+        try:
+            first = await withdraw("ann@example.com")
+            assert committer._direct_driver is not None
+            cut = committer._direct_driver.info.backend_pid
+            with consent_container.engine.connect() as connection:
+                connection.exec_driver_sql(f"SELECT pg_terminate_backend({cut})")
+            answers = [first, await withdraw("bob@example.com"), await withdraw("cy@example.com")]
+            assert committer._direct_driver is not None
+            return answers, cut, committer._direct_driver.info.backend_pid
+        finally:
+            await committer.aclose()
+
+    answers, cut, now = asyncio.run(with_a_cut())
+    assert all(created for _uid, created, _subject in answers)
+    assert now != cut
+    assert _events(consent_container) == 3
 
 
 def _record_all(container: Container, items: list[tuple[ConsentEventCreate, RequestContext]],

@@ -14,16 +14,18 @@ batch, the batch is rolled back and every event is recorded again in a transacti
 so the good ones are written and the bad one gets its own error. Nothing is answered before its
 transaction committed, so an answered event is never lost.
 
-Two ways to run the writers, the same service code in both:
-- on PostgreSQL, as tasks of the web server's event loop (``record``): SQLAlchemy's asyncio
-  engine runs the service in a greenlet and awaits each round trip, so the thread that parses
-  requests also does their database work, with no hand-over between threads. The session is in
-  autocommit mode (``service.record_events_autocommit``): a batch is one statement that commits by
-  itself, new people included (no BEGIN, no COMMIT: two round trips instead of four to six); a
-  batch that must change a stored subject or carries a GPC signal opens its transaction after the
-  look-up. A failed batch is recorded event by event; an event that fails alone gets one more try
-  in a plain transaction (which finds a person another writer created after the look-up);
-- on SQLite (no asyncio driver) and for callers outside an event loop, as threads (``submit``).
+Two ways to run the writers:
+- on PostgreSQL, as tasks of the web server's event loop (``record``), so the thread that parses
+  requests also does their database work, with no hand-over between threads. A batch goes first
+  to ``service.record_events_direct``: psycopg itself on a connection in autocommit, one query to
+  find the people and one statement that appends the events, writes the projection and inserts
+  the people never seen before (two round trips, no BEGIN or COMMIT, no ORM). A batch that needs
+  more (a residence to note, a GPC signal) is recorded by ``service.record_events`` in a
+  transaction, through SQLAlchemy's asyncio engine (the same service code, run in a greenlet). A
+  failed batch is recorded event by event; an event that fails alone gets one more try in a
+  transaction (which finds a person another writer created after the look-up);
+- on SQLite (no asyncio driver) and for callers outside an event loop, as threads (``submit``),
+  each batch in a transaction.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+import psycopg
 from sqlalchemy import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from pledge.consent import service
@@ -73,22 +76,25 @@ class GroupCommitter(Generic[Want, Answer]):
     """Writers that record the events submitted to them, several per transaction.
 
     ``answer(session, recorded)`` turns the recorded events (with what each caller wanted) into the
-    callers' answers, in the batch's session (inside its transaction, or right after its one
-    autocommit statement), so an answer shows the state the batch made. With the ``engine`` of a
+    callers' answers, in the batch's session inside its transaction, so an answer shows the state
+    the batch made; the session is None after the direct path, whose every ``Recorded`` carries
+    its subject's projection rows (nothing to read). With the ``engine`` of a
     PostgreSQL database, ``record`` runs the writers on the calling event loop (through an asyncio
     engine made on first use, so it belongs to that loop). Writers start at the first submission
     and stop at ``aclose()`` / ``close()``.
     """
 
     def __init__(self, *, unit_of_work: Callable[[], AbstractContextManager[Session]], policy: CompiledPolicy,
-                 answer: Callable[[Session, Sequence[tuple[service.Recorded, Want]]], Sequence[Answer]],
+                 answer: Callable[[Session | None, Sequence[tuple[service.Recorded, Want]]], Sequence[Answer]],
                  engine: Engine | None = None, max_batch: int = MAX_BATCH, writers: int = WRITERS) -> None:
         self._unit_of_work = unit_of_work
         self._policy = policy
         self._answer = answer
         self._engine = engine
         self._async_engine: AsyncEngine | None = None
-        self._autocommit: AsyncEngine | None = None  # the same pool, each statement its own transaction
+        #: The connection of the direct path (a pool connection held by the writers, in autocommit).
+        self._direct: AsyncConnection | None = None
+        self._direct_driver: psycopg.AsyncConnection[Any] | None = None
         self._max_batch = max_batch
         self._writers = writers
         self._waiting: queue.SimpleQueue[_Submission[Want, Answer] | None] = queue.SimpleQueue()
@@ -111,7 +117,6 @@ class GroupCommitter(Generic[Want, Answer]):
             raise RuntimeError("the consent ledger writer is closed")
         if self._loop_waiting is None:
             self._async_engine = make_async_engine(self._engine)
-            self._autocommit = self._async_engine.execution_options(isolation_level="AUTOCOMMIT")
             self._loop_waiting = asyncio.Queue()
             self._tasks = [asyncio.create_task(self._loop_writer(), name=f"consent-group-commit-{n}")
                            for n in range(self._writers)]
@@ -142,11 +147,11 @@ class GroupCommitter(Generic[Want, Answer]):
                 return
 
     async def _loop_commit(self, batch: list[tuple[_Submission[Want, Answer], asyncio.Future[Answer]]]) -> None:
-        assert self._async_engine is not None and self._autocommit is not None
+        assert self._async_engine is not None
         submissions = [submission for submission, _answered in batch]
-        try:  # autocommit: people already known in one statement, two round trips
-            async with AsyncSession(self._autocommit, expire_on_commit=False) as session:
-                outcomes = await session.run_sync(self._record_at_once, submissions)
+        outcomes: list[Answer | Exception] | None = None
+        try:  # two statements through psycopg, each committed by itself
+            outcomes = await self._record_direct(submissions)
         except Exception as exc:  # nothing written
             if len(batch) > 1:  # each on its own, so the bad one fails alone
                 log.debug("a batch of %d consent events failed (%s); recording them one by one", len(batch), exc)
@@ -154,28 +159,76 @@ class GroupCommitter(Generic[Want, Answer]):
                     await self._loop_commit([one])
                 return
             # alone: a transaction, which also finds a person another writer created meanwhile
+        if outcomes is None:  # a batch that needs a transaction (or one event that failed above)
+            try:
+                async with AsyncSession(self._async_engine, expire_on_commit=False) as session:
+                    outcomes = list(await session.run_sync(self._record_in, submissions))
+                    await session.commit()
+            except Exception as exc:  # nothing written
+                if len(batch) > 1:
+                    log.debug("a batch of %d consent events failed (%s); recording them one by one", len(batch), exc)
+                    for one in batch:
+                        await self._loop_commit([one])
+                    return
+                outcomes = [exc]  # handed to the waiting request, which reports it
+            else:
+                self._counted(len(batch))
         else:
             self._counted(len(batch))
-            for (_submission, answered), outcome in zip(batch, outcomes, strict=True):
-                if answered.done():  # the request has gone (client closed): the event stays recorded
-                    continue
-                if isinstance(outcome, Exception):
-                    answered.set_exception(outcome)
-                else:
-                    answered.set_result(outcome)
-            return
-        answered = batch[0][1]
+        for (_submission, answered), outcome in zip(batch, outcomes, strict=True):
+            if answered.done():  # the request has gone (client closed): the event stays recorded
+                continue
+            if isinstance(outcome, Exception):
+                answered.set_exception(outcome)
+            else:
+                answered.set_result(outcome)
+
+    async def _record_direct(self, batch: list[_Submission[Want, Answer]]) -> list[Answer | Exception] | None:
+        """Record a batch with ``service.record_events_direct`` and build the answers; None: it needs a transaction.
+
+        It raises only while nothing is written. Once written, the events are committed, so a
+        failure of the answers is every request's error, never a reason to record them again.
+        """
+        connection = await self._direct_connection()
         try:
-            async with AsyncSession(self._async_engine, expire_on_commit=False) as session:
-                answer = (await session.run_sync(self._record_in, submissions))[0]
-                await session.commit()
-        except Exception as exc:  # handed to the waiting request, which reports it
-            if not answered.done():
-                answered.set_exception(exc)
-            return
-        self._counted(1)
-        if not answered.done():  # the request may have gone (client closed): the event stays recorded
-            answered.set_result(answer)
+            recorded = await service.record_events_direct(connection=connection, policy=self._policy,
+                                                          items=[(s.event_in, s.context) for s in batch])
+        except Exception:
+            if connection.broken or connection.closed:  # lost (a restart, a cut): the next batch gets another
+                await self._drop_direct_connection()
+            raise
+        if recorded is None:
+            return None
+        done = [(r, s.want) for r, s in zip(recorded, batch, strict=True) if isinstance(r, service.Recorded)]
+        try:
+            answers = iter(self._answer(None, done))  # each Recorded carries its state: nothing to read
+            return [next(answers) if isinstance(r, service.Recorded) else r for r in recorded]
+        except Exception as exc:
+            log.exception("consent events recorded, but their answers failed")
+            return [exc] * len(batch)
+
+    async def _direct_connection(self) -> psycopg.AsyncConnection[Any]:
+        """The direct path's psycopg connection: one from the pool, held in autocommit until ``aclose``."""
+        assert self._async_engine is not None
+        if self._direct_driver is None or self._direct_driver.broken or self._direct_driver.closed:
+            await self._drop_direct_connection()
+            connection = await self._async_engine.connect()
+            try:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                driver = (await connection.get_raw_connection()).driver_connection
+            except BaseException:
+                await connection.close()
+                raise
+            assert isinstance(driver, psycopg.AsyncConnection) and driver.autocommit
+            self._direct, self._direct_driver = connection, driver
+        return self._direct_driver
+
+    async def _drop_direct_connection(self) -> None:
+        if self._direct is not None:
+            with suppress(Exception):  # a lost connection is dropped from the pool, not given back
+                await self._direct.invalidate()
+                await self._direct.close()
+        self._direct = self._direct_driver = None
 
     async def aclose(self) -> None:
         """Stop the event-loop writers once what is queued is recorded, then the threads."""
@@ -185,6 +238,9 @@ class GroupCommitter(Generic[Want, Answer]):
                 self._loop_waiting.put_nowait(None)
         # a batch in the middle of its commit finishes and answers its requests before the writer stops
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._direct is not None:
+            await self._direct.close()
+            self._direct = self._direct_driver = None
         if self._async_engine is not None:
             await self._async_engine.dispose()
         await asyncio.to_thread(self.close)
@@ -263,22 +319,6 @@ class GroupCommitter(Generic[Want, Answer]):
             recorded = service.record_events(session=session, policy=self._policy,
                                              items=[(s.event_in, s.context) for s in batch])
         return self._answer(session, list(zip(recorded, (s.want for s in batch), strict=True)))
-
-    def _record_at_once(self, session: Session, batch: list[_Submission[Want, Answer]]) -> list[Answer | Exception]:
-        """Record a batch with ``service.record_events_autocommit`` and build the answers.
-
-        It raises only while nothing is written. Once written, the events are committed, so a
-        failure of the answers is every request's error, never a reason to record them again.
-        """
-        recorded = service.record_events_autocommit(session=session, policy=self._policy,
-                                                    items=[(s.event_in, s.context) for s in batch])
-        done = [(r, s.want) for r, s in zip(recorded, batch, strict=True) if isinstance(r, service.Recorded)]
-        try:
-            answers = iter(self._answer(session, done))
-            return [next(answers) if isinstance(r, service.Recorded) else r for r in recorded]
-        except Exception as exc:
-            log.exception("consent events recorded, but their answers failed")
-            return [exc] * len(batch)
 
     def _counted(self, events: int) -> None:
         with self._lock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pledge.store.base import Base
+from pledge.store.base import Base, unattached
 from pledge.store.columns import JSONDocument, UTCDateTime, utcnow
 from pledge.store.engine import make_async_engine, make_engine, make_session_factory, normalise_url
 from pledge.store.migrate import current_revision, head_revision, new_revision, upgrade
@@ -19,6 +19,7 @@ __all__ = [
     "make_session_factory",
     "new_revision",
     "normalise_url",
+    "unattached",
     "unit_of_work",
     "upgrade",
     "utcnow",

@@ -187,7 +187,7 @@ def consent_writer(container: Container) -> GroupCommitter[bool, RecordedRead]:
     """The group committer behind ``POST /consent-events``, answering as the route promises."""
     policy = container.policy
 
-    def answer(session: Session, recorded: Sequence[tuple[service.Recorded, bool]]) -> list[RecordedRead]:
+    def answer(session: Session | None, recorded: Sequence[tuple[service.Recorded, bool]]) -> list[RecordedRead]:
         wanted = {r.subject.id: r.subject for r, minimal in recorded if not minimal}
         states = service.subject_states(session=session, data_subjects=list(wanted.values()), known={
             r.subject.id: r.state_rows for r, minimal in recorded if not minimal and r.state_rows is not None})
