@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pledge.bootstrap import Container
-from pledge.consent import service
+from pledge.consent import group_commit, service
 from pledge.consent.group_commit import GroupCommitter
 from pledge.consent.models import ConsentEvent
 from pledge.consent.schemas import ConsentEventCreate, RequestContext
@@ -438,3 +438,49 @@ def test_on_postgresql_a_reused_key_in_a_one_statement_batch_fails_alone(consent
     assert all(isinstance(answers[n], tuple) and answers[n][1] for n in (0, 3))  # type: ignore[index]
     assert (committer.transactions, committer.events) == (1, 4)
     assert _events(consent_container) == 6 + 2 + 2  # the known ones, the first two, p2 and p4 once each
+
+
+def _loop_committer(container: Container) -> GroupCommitter[None, Answer]:
+    return GroupCommitter(unit_of_work=container.unit_of_work, policy=container.policy,
+                          answer=lambda _session, recorded: [(r.event.uid, r.created, r.subject.id)
+                                                             for r, _want in recorded],
+                          engine=container.engine)
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_after_a_batch_with_company_the_writer_waits_for_more(
+        consent_container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under load (the last batch had several events) the next batch waits LINGER_SECONDS, so an
+    event arriving meanwhile joins it."""
+    monkeypatch.setattr(group_commit, "LINGER_SECONDS", 0.5)
+    committer = _loop_committer(consent_container)
+
+    async def load() -> None:
+        try:
+            await asyncio.gather(*(committer.record(_withdrawal(f"p{n}@example.com"), RequestContext(), None)
+                                   for n in range(2)))  # one batch of two
+            third = asyncio.ensure_future(committer.record(_withdrawal("p2@example.com"), RequestContext(), None))
+            await asyncio.sleep(0.05)  # well inside the wait
+            await asyncio.gather(third, committer.record(_withdrawal("p3@example.com"), RequestContext(), None))
+        finally:
+            await committer.aclose()
+
+    asyncio.run(load())
+    assert (committer.transactions, committer.events) == (2, 4)
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_a_lone_request_never_waits_for_company(consent_container: Container,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(group_commit, "LINGER_SECONDS", 60.0)
+    committer = _loop_committer(consent_container)
+
+    async def one_at_a_time() -> None:
+        try:
+            for n in range(3):  # each would wait a minute if a batch of one lingered
+                await asyncio.wait_for(committer.record(_withdrawal(f"p{n}@example.com"), RequestContext(), None), 20)
+        finally:
+            await committer.aclose()
+
+    asyncio.run(one_at_a_time())
+    assert (committer.transactions, committer.events) == (3, 3)
