@@ -279,9 +279,10 @@ def test_on_postgresql_a_batch_that_needs_a_transaction_is_left_to_it(consent_co
 def test_on_postgresql_a_bad_event_in_the_direct_path_writes_nothing(consent_container: Container) -> None:
     _known(consent_container, "ann@example.com")
     key = RequestContext(idempotency_key="k-1")
-    with pytest.raises(service.IdempotencyConflict):
+    with pytest.raises(service.IdempotencyConflict) as refused:
         _direct(consent_container, [(_withdrawal("new@example.com"), key),
                                     (_withdrawal("ann@example.com"), key)])  # one key, two requests
+    assert refused.value.field == "events.1.Idempotency-Key"  # as record_events names it
 
     assert _events(consent_container) == 1
     with consent_container.unit_of_work() as session:
@@ -346,6 +347,64 @@ def test_on_postgresql_a_replayed_key_answers_with_the_first_event_and_the_state
 
 
 @ON_POSTGRESQL
+def test_on_postgresql_a_replay_after_a_merge_answers_with_the_state_of_the_person_it_now_names(
+        consent_container: Container) -> None:
+    """A visitor's choice was recorded under their browser id; they logged in (the browser subject was
+    merged into their account); the app retries the same request: the first event comes back, with
+    the state of the account the browser id now belongs to."""
+    _known(consent_container, "ann@example.com")
+    browser = "browser:" + "3f9c" * 8
+    request = (_withdrawal(browser), RequestContext(idempotency_key="m-1"))
+    first = _direct(consent_container, [request])
+    assert first is not None and isinstance(first[0], service.Recorded)
+    with consent_container.unit_of_work() as session:
+        ann = subjects.lookup(session=session, reference=subjects.parse_reference("ann@example.com"))
+        assert ann is not None
+        service.link_identity(session=session, policy=consent_container.policy, subject_id=ann.id,
+                              identity=subjects.parse_reference(browser))  # type: ignore[arg-type]
+        session.commit()
+        ann_state = service.projection_rows(session=session, subject_id=ann.id)
+
+    again = _direct(consent_container, [request])  # nothing inserted: the state must be read
+
+    assert again is not None and isinstance(again[0], service.Recorded)
+    assert (again[0].created, again[0].event.uid, again[0].subject.id) == (False, first[0].event.uid, ann.id)
+    assert again[0].event.subject_id == first[0].subject.id  # the event stays the browser subject's
+    assert again[0].state_rows is not None and set(again[0].state_rows) == set(ann_state)
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_a_writer_whose_answers_break_fails_those_requests_and_goes_on(
+        consent_container: Container) -> None:
+    """A defect in building answers (here: none at all) fails the requests of that batch with an error,
+    on the direct path and in a transaction alike; the writer stays up for the next ones."""
+    _known(consent_container, "ann@example.com")
+    with consent_container.unit_of_work() as session:
+        ann = subjects.lookup(session=session, reference=subjects.parse_reference("ann@example.com"))
+        assert ann is not None
+    committer: GroupCommitter[None, Answer] = GroupCommitter(
+        unit_of_work=consent_container.unit_of_work, policy=consent_container.policy,
+        answer=lambda _session, _recorded: [], engine=consent_container.engine)
+
+    async def three() -> list[Answer | BaseException]:
+        outcomes: list[Answer | BaseException] = []
+        try:
+            for email in ("ann@example.com", f"subject:{ann.id}", "ann@example.com"):  # direct, transaction, direct
+                try:
+                    outcomes.append(await asyncio.wait_for(
+                        committer.record(_withdrawal(email), RequestContext(), None), 20))
+                except (RuntimeError, ValueError) as exc:
+                    outcomes.append(exc)
+        finally:
+            await committer.aclose()
+        return outcomes
+
+    outcomes = asyncio.run(three())
+    assert [type(outcome) for outcome in outcomes] == [RuntimeError, ValueError, RuntimeError]
+    assert _events(consent_container) == 4  # recorded all the same: only the answers failed
+
+
+@ON_POSTGRESQL
 def test_on_postgresql_a_person_created_by_someone_else_after_the_look_up_writes_nothing(
         consent_container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another writer created the person between our look-up and our statement: the identity's unique
@@ -385,13 +444,15 @@ def test_on_postgresql_a_writer_whose_connection_was_cut_takes_another(consent_c
     async def with_a_cut() -> tuple[list[Answer], int, int]:
         try:
             first = await withdraw("ann@example.com")
-            assert committer._direct_driver is not None
-            cut = committer._direct_driver.info.backend_pid
+            cut_driver = committer._directs[0].driver
+            assert cut_driver is not None
+            cut = cut_driver.info.backend_pid
             with consent_container.engine.connect() as connection:
                 connection.exec_driver_sql(f"SELECT pg_terminate_backend({cut})")
             answers = [first, await withdraw("bob@example.com"), await withdraw("cy@example.com")]
-            assert committer._direct_driver is not None
-            return answers, cut, committer._direct_driver.info.backend_pid
+            new_driver = committer._directs[0].driver
+            assert new_driver is not None
+            return answers, cut, new_driver.info.backend_pid
         finally:
             await committer.aclose()
 

@@ -78,6 +78,59 @@ class _Submission(Generic[Want, Answer]):
     future: Future[Answer] = field(default_factory=Future)
 
 
+class _DirectConnection:
+    """One writer's connection for the direct path: a connection of the pool, held in autocommit.
+
+    Each writer has its own (a psycopg connection runs one statement at a time). A connection the
+    server cut is noticed at the next batch and replaced.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._held: AsyncConnection | None = None
+        self.driver: psycopg.AsyncConnection[Any] | None = None
+
+    async def get(self) -> psycopg.AsyncConnection[Any]:
+        if self.driver is None or self.driver.broken or self.driver.closed:
+            await self.drop()
+            held = await self._engine.connect()
+            try:
+                await held.execution_options(isolation_level="AUTOCOMMIT")
+                driver = (await held.get_raw_connection()).driver_connection
+                if not isinstance(driver, psycopg.AsyncConnection) or not driver.autocommit:
+                    raise RuntimeError("the direct path needs psycopg's asyncio connection, in autocommit")
+                # The statements are prepared (psycopg does it from their fifth run), and their best
+                # plan does not depend on the values: with the default plan cache mode PostgreSQL
+                # compared the generic plan, costed for ten people, with the custom plans made for the
+                # one or two of a small batch, and planned the look-up anew every run. The engine is
+                # the committer's own, disposed with it: the setting goes nowhere else.
+                await driver.execute("SET plan_cache_mode = force_generic_plan")
+            except BaseException:
+                with suppress(Exception):  # in an unknown state: dropped from the pool, not given back
+                    await held.invalidate()
+                    await held.close()
+                raise
+            self._held, self.driver = held, driver
+        return self.driver
+
+    async def drop(self) -> None:
+        """Give up the connection (lost, or in an unknown state): the pool forgets it."""
+        if self._held is not None:
+            with suppress(Exception):
+                await self._held.invalidate()
+                await self._held.close()
+        self._held = self.driver = None
+
+    async def close(self) -> None:
+        """Give the connection back to the pool (or drop it if it was lost)."""
+        if self.driver is not None and (self.driver.broken or self.driver.closed):
+            await self.drop()
+        elif self._held is not None:
+            with suppress(Exception):
+                await self._held.close()
+            self._held = self.driver = None
+
+
 class GroupCommitter(Generic[Want, Answer]):
     """Writers that record the events submitted to them, several per transaction.
 
@@ -98,9 +151,7 @@ class GroupCommitter(Generic[Want, Answer]):
         self._answer = answer
         self._engine = engine
         self._async_engine: AsyncEngine | None = None
-        #: The connection of the direct path (a pool connection held by the writers, in autocommit).
-        self._direct: AsyncConnection | None = None
-        self._direct_driver: psycopg.AsyncConnection[Any] | None = None
+        self._directs: list[_DirectConnection] = []  # one per event-loop writer
         self._max_batch = max_batch
         self._writers = writers
         self._waiting: queue.SimpleQueue[_Submission[Want, Answer] | None] = queue.SimpleQueue()
@@ -124,13 +175,14 @@ class GroupCommitter(Generic[Want, Answer]):
         if self._loop_waiting is None:
             self._async_engine = make_async_engine(self._engine)
             self._loop_waiting = asyncio.Queue()
-            self._tasks = [asyncio.create_task(self._loop_writer(), name=f"consent-group-commit-{n}")
-                           for n in range(self._writers)]
+            self._directs = [_DirectConnection(self._async_engine) for _n in range(self._writers)]
+            self._tasks = [asyncio.create_task(self._loop_writer(direct), name=f"consent-group-commit-{n}")
+                           for n, direct in enumerate(self._directs)]
         answered: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._loop_waiting.put_nowait((_Submission(event_in, context, want), answered))
         return await answered
 
-    async def _loop_writer(self) -> None:
+    async def _loop_writer(self, direct: _DirectConnection) -> None:
         assert self._loop_waiting is not None
         waiting = self._loop_waiting
         company = False  # did the last batch have several events (other requests are coming)?
@@ -151,21 +203,28 @@ class GroupCommitter(Generic[Want, Answer]):
                     break
                 batch.append(more)
             company = len(batch) > 1
-            await self._loop_commit(batch)
+            try:
+                await self._loop_commit(batch, direct)
+            except Exception as exc:  # a defect, not a refusal: its requests fail, the writer goes on
+                log.exception("the consent ledger writer failed on a batch of %d events", len(batch))
+                for _submission, answered in batch:
+                    if not answered.done():
+                        answered.set_exception(exc)
             if stop:
                 return
 
-    async def _loop_commit(self, batch: list[tuple[_Submission[Want, Answer], asyncio.Future[Answer]]]) -> None:
+    async def _loop_commit(self, batch: list[tuple[_Submission[Want, Answer], asyncio.Future[Answer]]],
+                           direct: _DirectConnection) -> None:
         assert self._async_engine is not None
         submissions = [submission for submission, _answered in batch]
         outcomes: list[Answer | Exception] | None = None
         try:  # two statements through psycopg, each committed by itself
-            outcomes = await self._record_direct(submissions)
+            outcomes = await self._record_direct(submissions, direct)
         except Exception as exc:  # nothing written
             if len(batch) > 1:  # each on its own, so the bad one fails alone
                 log.debug("a batch of %d consent events failed (%s); recording them one by one", len(batch), exc)
                 for one in batch:
-                    await self._loop_commit([one])
+                    await self._loop_commit([one], direct)
                 return
             # alone: a transaction, which also finds a person another writer created meanwhile
         if outcomes is None:  # a batch that needs a transaction (or one event that failed above)
@@ -177,7 +236,7 @@ class GroupCommitter(Generic[Want, Answer]):
                 if len(batch) > 1:
                     log.debug("a batch of %d consent events failed (%s); recording them one by one", len(batch), exc)
                     for one in batch:
-                        await self._loop_commit([one])
+                        await self._loop_commit([one], direct)
                     return
                 outcomes = [exc]  # handed to the waiting request, which reports it
             else:
@@ -192,58 +251,33 @@ class GroupCommitter(Generic[Want, Answer]):
             else:
                 answered.set_result(outcome)
 
-    async def _record_direct(self, batch: list[_Submission[Want, Answer]]) -> list[Answer | Exception] | None:
+    async def _record_direct(self, batch: list[_Submission[Want, Answer]],
+                             direct: _DirectConnection) -> list[Answer | Exception] | None:
         """Record a batch with ``service.record_events_direct`` and build the answers; None: it needs a transaction.
 
         It raises only while nothing is written. Once written, the events are committed, so a
         failure of the answers is every request's error, never a reason to record them again.
         """
-        connection = await self._direct_connection()
+        connection = await direct.get()
         try:
             recorded = await service.record_events_direct(connection=connection, policy=self._policy,
                                                           items=[(s.event_in, s.context) for s in batch])
         except Exception:
             if connection.broken or connection.closed:  # lost (a restart, a cut): the next batch gets another
-                await self._drop_direct_connection()
+                await direct.drop()
             raise
         if recorded is None:
             return None
         done = [(r, s.want) for r, s in zip(recorded, batch, strict=True) if isinstance(r, service.Recorded)]
         try:
-            answers = iter(self._answer(None, done))  # each Recorded carries its state: nothing to read
-            return [next(answers) if isinstance(r, service.Recorded) else r for r in recorded]
+            answers = list(self._answer(None, done))  # each Recorded carries its state: nothing to read
+            if len(answers) != len(done):
+                raise RuntimeError(f"{len(answers)} answers for {len(done)} recorded events")
         except Exception as exc:
             log.exception("consent events recorded, but their answers failed")
             return [exc] * len(batch)
-
-    async def _direct_connection(self) -> psycopg.AsyncConnection[Any]:
-        """The direct path's psycopg connection: one from the pool, held in autocommit until ``aclose``."""
-        assert self._async_engine is not None
-        if self._direct_driver is None or self._direct_driver.broken or self._direct_driver.closed:
-            await self._drop_direct_connection()
-            connection = await self._async_engine.connect()
-            try:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
-                driver = (await connection.get_raw_connection()).driver_connection
-            except BaseException:
-                await connection.close()
-                raise
-            assert isinstance(driver, psycopg.AsyncConnection) and driver.autocommit
-            # The direct path's statements are prepared (psycopg does it from their fifth run), and
-            # their best plan does not depend on the values: with the default plan cache mode
-            # PostgreSQL compared the generic plan, costed for ten people, with the custom plans made
-            # for the one or two of a small batch, and planned every run anew (a third of its CPU a
-            # write). The engine is this committer's own, disposed with it: the setting goes nowhere else.
-            await driver.execute("SET plan_cache_mode = force_generic_plan")
-            self._direct, self._direct_driver = connection, driver
-        return self._direct_driver
-
-    async def _drop_direct_connection(self) -> None:
-        if self._direct is not None:
-            with suppress(Exception):  # a lost connection is dropped from the pool, not given back
-                await self._direct.invalidate()
-                await self._direct.close()
-        self._direct = self._direct_driver = None
+        given = iter(answers)
+        return [next(given) if isinstance(r, service.Recorded) else r for r in recorded]
 
     async def aclose(self) -> None:
         """Stop the event-loop writers once what is queued is recorded, then the threads."""
@@ -253,9 +287,8 @@ class GroupCommitter(Generic[Want, Answer]):
                 self._loop_waiting.put_nowait(None)
         # a batch in the middle of its commit finishes and answers its requests before the writer stops
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._direct is not None:
-            await self._direct.close()
-            self._direct = self._direct_driver = None
+        for direct in self._directs:
+            await direct.close()
         if self._async_engine is not None:
             await self._async_engine.dispose()
         await asyncio.to_thread(self.close)

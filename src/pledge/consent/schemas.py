@@ -105,7 +105,7 @@ class ConsentEventCreate(PledgeBase):
 class ConsentEventBatchItem(ConsentEventCreate):
     """One event of a batch, with its own idempotency key."""
 
-    idempotency_key: str | None = Field(default=None, max_length=128,
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128,
                                         description="the same key never records twice")
 
 
@@ -121,7 +121,8 @@ class RequestContext(PledgeBase):
     ip_address: str | None = None
     user_agent: str | None = None
     gpc: bool = False
-    idempotency_key: str | None = Field(default=None, max_length=128)
+    #: Never empty: an empty key would make every keyless-looking request a replay of the first one.
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class ConsentEventRead(PledgeBase):

@@ -409,7 +409,8 @@ async def record_events_direct(*, connection: psycopg.AsyncConnection[Any], poli
                                    prefix_errors=prefix_errors)
     if any(_news(person) for person in people.values()) or any(item.context.gpc for item in checked):
         return None
-    rows, plan, new_people = _rows_with_new_people(policy=policy, people=people, checked=checked, now=now)
+    rows, plan, new_people = _rows_with_new_people(policy=policy, people=people, checked=checked, now=now,
+                                                   prefix_errors=prefix_errors)
     cursor = await connection.execute(_INSERT_MANY_DIRECT, _insert_many_parameters(rows, new_people))
     inserted: dict[str, ConsentEvent] = {}
     states_after: dict[str, dict[StateKey, StateValue]] = {}
@@ -420,7 +421,11 @@ async def record_events_direct(*, connection: psycopg.AsyncConnection[Any], poli
     # committed from here on
     try:
         replays: dict[str, ConsentEvent] | Exception = await _earlier_events_direct(
-            connection, _replayed_keys(rows, inserted), states_after)
+            connection, _replayed_keys(rows, inserted))
+        # the state of each person answered by a replay (whose event may be another subject's: one
+        # merged into theirs since), so that every outcome carries its state
+        await _read_projections(connection, {item.person.subject.id for item, _where in plan
+                                             if item.person.subject is not None} - set(states_after), states_after)
     except Exception as exc:  # the new events stand; those that needed the earlier ones get the error
         replays = exc
     return list(_outcomes(rows=rows, plan=plan, inserted=inserted, states_after=states_after, replays=replays,
@@ -428,13 +433,14 @@ async def record_events_direct(*, connection: psycopg.AsyncConnection[Any], poli
 
 
 def _rows_with_new_people(*, policy: CompiledPolicy, people: dict[str, _Person], checked: list[_Item],
-                          now: dt.datetime) -> tuple[list[dict[str, object]], _Plan, list[dict[str, object]]]:
+                          now: dt.datetime, prefix_errors: bool,
+                          ) -> tuple[list[dict[str, object]], _Plan, list[dict[str, object]]]:
     """The event rows and the new people for ``_INSERT_MANY_POSTGRESQL``: a new person's events take the
     id its identity gets in the statement."""
     new_people = [person for person in people.values() if person.subject is None]
     for person in new_people:
         person.subject = _new_subject(person, now)
-    rows, plan = _plan(policy=policy, checked=checked, now=now, prefix_errors=False, versions={})
+    rows, plan = _plan(policy=policy, checked=checked, now=now, prefix_errors=prefix_errors, versions={})
     for item, where in plan:
         if isinstance(where, int) and item.identity is not None and item.identity == item.person.new_identity:
             rows[where].update(new_kind=item.identity.kind.value, new_value=item.identity.value)
@@ -781,21 +787,25 @@ FROM consent_state WHERE subject_id = ANY(%(ids)s::varchar[])
 
 
 async def _earlier_events_direct(connection: psycopg.AsyncConnection[Any], keys: Sequence[str],
-                                 states: dict[str, dict[StateKey, StateValue]]) -> dict[str, ConsentEvent]:
-    """Events already recorded under these keys; their subjects' projection rows go into ``states``."""
+                                 ) -> dict[str, ConsentEvent]:
+    """Events already recorded under these idempotency keys."""
     if not keys:
         return {}
     cursor = await connection.execute(_EARLIER_DIRECT, {"keys": list(keys)})
-    earlier = {str(event.idempotency_key): event for event in map(_unattached_event, await cursor.fetchall())}
-    missing = sorted({event.subject_id for event in earlier.values()} - set(states))
-    if missing:
-        cursor = await connection.execute(_PROJECTIONS_DIRECT, {"ids": missing})
-        for subject_id in missing:
-            states[subject_id] = {}
-        for subject_id, aspect, notice_id, target, value, expires_at, occurred_at, event_id in await cursor.fetchall():
-            states[subject_id][(aspect, notice_id, target)] = StateValue(
-                value, expires_at and _utc(expires_at), _utc(occurred_at), event_id)
-    return earlier
+    return {str(event.idempotency_key): event for event in map(_unattached_event, await cursor.fetchall())}
+
+
+async def _read_projections(connection: psycopg.AsyncConnection[Any], subject_ids: set[str],
+                            states: dict[str, dict[StateKey, StateValue]]) -> None:
+    """The projection rows of these subjects, into ``states``."""
+    if not subject_ids:
+        return
+    for subject_id in subject_ids:
+        states[subject_id] = {}
+    cursor = await connection.execute(_PROJECTIONS_DIRECT, {"ids": sorted(subject_ids)})
+    for subject_id, aspect, notice_id, target, value, expires_at, occurred_at, event_id in await cursor.fetchall():
+        states[subject_id][(aspect, notice_id, target)] = StateValue(
+            value, expires_at and _utc(expires_at), _utc(occurred_at), event_id)
 
 
 def _json_value(value: object) -> str:

@@ -244,3 +244,13 @@ def test_openapi_documents_the_headers_of_recording_an_event(anonymous: TestClie
     headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
     assert set(headers) == {"Idempotency-Key", "Sec-GPC", "Prefer"}
     assert headers["Idempotency-Key"]["schema"]["maxLength"] == 128
+    assert headers["Idempotency-Key"]["schema"]["minLength"] == 1
+
+
+def test_an_empty_idempotency_key_is_refused_rather_than_shared(api: TestClient) -> None:
+    """An empty key would make every later empty-keyed request a replay of the first, someone else's event."""
+    body = _problem(api.post("/api/v1/consent-events", json=GRANT, headers={"Idempotency-Key": ""}), 422)
+    assert body["errors"][0]["field"] == "header.Idempotency-Key"
+    batch = api.post("/api/v1/consent-events/batch", json={"events": [{**GRANT, "idempotency_key": ""}]})
+    assert _problem(batch, 422)["errors"][0]["field"].endswith("idempotency_key")
+    assert api.get("/api/v1/subjects/ann@example.com/state").status_code == 404

@@ -142,7 +142,7 @@ v1 = APIRouter(prefix=PREFIX, tags=["consent"])
 IDEMPOTENCY_KEY_MAX = 128
 _RECORD_HEADERS: list[dict[str, Any]] = [
     {"name": "Idempotency-Key", "in": "header", "required": False, "description": "The same key never records twice.",
-     "schema": {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX}},
+     "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX}},
     {"name": "Sec-GPC", "in": "header", "required": False, "schema": {"type": "string"},
      "description": "Global Privacy Control: 1 to opt out."},
     {"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string"},
@@ -151,13 +151,20 @@ _RECORD_HEADERS: list[dict[str, Any]] = [
 
 
 def _idempotency_key(request: Request) -> str | None:
-    """The Idempotency-Key header, refused as FastAPI refuses a too long ``Header(max_length=...)``."""
+    """The Idempotency-Key header, refused as FastAPI refuses a ``Header(min_length=1, max_length=...)``.
+
+    An empty key is refused: it would name no request, and every later empty one would replay the first.
+    """
     key = request.headers.get("idempotency-key")
     if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
         raise RequestValidationError([{
             "type": "string_too_long", "loc": ("header", "Idempotency-Key"), "input": key,
             "msg": f"String should have at most {IDEMPOTENCY_KEY_MAX} characters",
             "ctx": {"max_length": IDEMPOTENCY_KEY_MAX}}])
+    if key is not None and not key:
+        raise RequestValidationError([{
+            "type": "string_too_short", "loc": ("header", "Idempotency-Key"), "input": key,
+            "msg": "String should have at least 1 character", "ctx": {"min_length": 1}}])
     return key
 
 
