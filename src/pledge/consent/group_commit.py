@@ -62,7 +62,7 @@ MAX_BATCH = 64
 #: Under load the direct path commits so fast that batches stayed at two or three events, and a
 #: batch has a fixed cost (its two round trips, their CPU on both sides): at 1,500 writes/s a
 #: millisecond's wait made the batches twice as big and cut the CPU a write took by about a tenth,
-#: for about a millisecond more latency. A lone request (light load) never waits.
+#: for about a millisecond more latency. After a batch of one (light load) the writer does not wait.
 LINGER_SECONDS = 0.001
 #: Writers per process. One is best measured here: while it waits for the database, the event loop
 #: parses the next requests, so the next batch is bigger and costs less per event (a batch has a
