@@ -83,3 +83,33 @@ def test_a_port_taken_by_another_program_is_a_one_line_error(serve_env: dict[str
     assert result.returncode == 1
     assert f"error: cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+#: Where the stand-in workers below note their process ids (set by the test before it forks them).
+_PIDS: list[Path] = []
+
+
+def _serve_until_stopped_or_fail(listening: socket.socket, *, background_jobs: bool, log_level: str) -> None:
+    """A stand-in worker: the first (the one given the jobs) serves until stopped, the second fails at once."""
+    (_PIDS[0] / str(os.getpid())).touch()
+    if not background_jobs:
+        raise RuntimeError("the database is unreachable")
+    signal.pause()  # SIGTERM's default action ends the process
+
+
+def test_a_worker_that_fails_stops_the_others_and_the_command_fails(tmp_path: Path,
+                                                                    capfd: pytest.CaptureFixture[str]) -> None:
+    from pledge.web.server import serve_workers
+
+    _PIDS[:] = [tmp_path]
+    code = serve_workers("127.0.0.1", _free_port(), workers=2, background_jobs=True, log_level="warning",
+                         serve=_serve_until_stopped_or_fail)
+
+    assert code == 1
+    err = capfd.readouterr().err
+    assert "failed: the database is unreachable" in err and "stopping" in err
+    workers = [int(path.name) for path in tmp_path.iterdir()]
+    assert len(workers) == 2
+    for worker in workers:  # both ended and reaped: the one still serving was stopped
+        with pytest.raises(ChildProcessError):
+            os.waitpid(worker, os.WNOHANG)

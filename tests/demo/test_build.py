@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from pledge.datamap import DataMap, Systems
 from pledge.datamap.models import FieldType
+from pledge.demo import build as build_module
 from pledge.demo.build import build
 from pledge.demo.generate import tier_for
 from pledge.demo.schema import DATASET_IDS, build_datasets
@@ -182,9 +184,24 @@ def _plain(value: object) -> object:
 
 
 @pytest.mark.postgres
-def test_postgresql_and_sqlite_builds_hold_the_same_rows_in_every_table(postgres_url: str, tmp_path: Path) -> None:
-    """Binary COPY (numerics, dates and timestamps made by numpy) writes what SQLite's INSERTs write, NULLs too."""
+@pytest.mark.parametrize("copy_bytes", [build_module.COPY_BYTES, 4096], ids=["one COPY a table", "a COPY per 4 KB"])
+def test_postgresql_and_sqlite_builds_hold_the_same_rows_in_every_table(postgres_url: str, tmp_path: Path,
+                                                                        copy_bytes: int,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Binary COPY (numerics, dates and timestamps made by numpy) writes what SQLite's INSERTs write, NULLs too,
+    whether a table's rows go in one COPY at the end or in several as they pass ``COPY_BYTES``."""
+    monkeypatch.setattr(build_module, "COPY_BYTES", copy_bytes)
+    copies: list[tuple[int, str]] = []  # (writer, table): table names repeat across datasets
+    copy = build_module._Writer._copy
+
+    def counted(writer: build_module._Writer, table: Any) -> None:
+        copies.append((id(writer), table.name))
+        copy(writer, table)
+
+    monkeypatch.setattr(build_module._Writer, "_copy", counted)
     build(url=postgres_url, subjects=400, seed=8)
+    busiest = max(copies.count(copied) for copied in set(copies))
+    assert (busiest == 1) if copy_bytes == build_module.COPY_BYTES else (busiest > 1)
     build(url=_url(tmp_path), subjects=400, seed=8)
     dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(dsn) as pg:

@@ -215,34 +215,30 @@ class GroupCommitter(Generic[Want, Answer]):
 
     async def _loop_commit(self, batch: list[tuple[_Submission[Want, Answer], asyncio.Future[Answer]]],
                            direct: _DirectConnection) -> None:
-        assert self._async_engine is not None
         submissions = [submission for submission, _answered in batch]
         outcomes: list[Answer | Exception] | None = None
+        failure: Exception | None = None
         try:  # two statements through psycopg, each committed by itself
             outcomes = await self._record_direct(submissions, direct)
         except Exception as exc:  # nothing written
-            if len(batch) > 1:  # each on its own, so the bad one fails alone
-                log.debug("a batch of %d consent events failed (%s); recording them one by one", len(batch), exc)
-                for one in batch:
-                    await self._loop_commit([one], direct)
-                return
-            # alone: a transaction, which also finds a person another writer created meanwhile
-        if outcomes is None:  # a batch that needs a transaction (or one event that failed above)
+            failure = exc
+        if outcomes is None and (failure is None or len(batch) == 1):
+            # a batch that needs a transaction, or one event that failed alone above (a transaction
+            # also finds a person another writer created after the look-up)
             try:
-                async with AsyncSession(self._async_engine, expire_on_commit=False) as session:
-                    outcomes = list(await session.run_sync(self._record_in, submissions))
-                    await session.commit()
+                outcomes, failure = await self._record_in_transaction(submissions), None
             except Exception as exc:  # nothing written
-                if len(batch) > 1:
-                    log.debug("a batch of %d consent events failed (%s); recording them one by one", len(batch), exc)
-                    for one in batch:
-                        await self._loop_commit([one], direct)
-                    return
-                outcomes = [exc]  # handed to the waiting request, which reports it
-            else:
-                self._counted(len(batch))
+                failure = exc
+        if failure is not None and len(batch) > 1:  # each on its own, so the bad one fails alone
+            log.debug("a batch of %d consent events failed (%s); recording them one by one", len(batch), failure)
+            for one in batch:
+                await self._loop_commit([one], direct)
+            return
+        if failure is not None:
+            outcomes = [failure]  # handed to the waiting request, which reports it
         else:
             self._counted(len(batch))
+        assert outcomes is not None
         for (_submission, answered), outcome in zip(batch, outcomes, strict=True):
             if answered.done():  # the request has gone (client closed): the event stays recorded
                 continue
@@ -250,6 +246,14 @@ class GroupCommitter(Generic[Want, Answer]):
                 answered.set_exception(outcome)
             else:
                 answered.set_result(outcome)
+
+    async def _record_in_transaction(self, batch: list[_Submission[Want, Answer]]) -> list[Answer | Exception]:
+        """Record a batch with ``record_events`` in one transaction; on failure it raises, nothing written."""
+        assert self._async_engine is not None
+        async with AsyncSession(self._async_engine, expire_on_commit=False) as session:
+            answers: list[Answer | Exception] = list(await session.run_sync(self._record_in, batch))
+            await session.commit()
+        return answers
 
     async def _record_direct(self, batch: list[_Submission[Want, Answer]],
                              direct: _DirectConnection) -> list[Answer | Exception] | None:

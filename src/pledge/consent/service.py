@@ -550,18 +550,17 @@ def _plan(*, policy: CompiledPolicy, checked: Sequence[_Item], now: dt.datetime,
     return rows, plan
 
 
-def _append(*, session: Session, rows: Sequence[dict[str, object]], people: Sequence[dict[str, object]] = (),
+def _append(*, session: Session, rows: Sequence[dict[str, object]],
             ) -> tuple[dict[str, ConsentEvent], dict[str, dict[StateKey, StateValue]]]:
     """4. Append the events (a key used by an earlier request inserts nothing), then the projection.
 
     Returns the inserted events by uid and, on PostgreSQL, each subject's projection as left.
-    ``people``: new subjects and identities for the same statement (PostgreSQL only).
     """
     inserted: dict[str, ConsentEvent] = {}
     states_after: dict[str, dict[StateKey, StateValue]] = {}
     if rows and session.get_bind().dialect.name == "postgresql":
         # PostgreSQL: events, notice versions and projection in one prepared statement.
-        for new_event, state_rows in _insert_many_postgresql(session, rows, people):
+        for new_event, state_rows in _insert_many_postgresql(session, rows):
             inserted[new_event.uid] = new_event
             states_after[new_event.subject_id] = state_rows
     elif rows:
@@ -815,14 +814,13 @@ def _json_value(value: object) -> str:
 
 
 def _insert_many_postgresql(session: Session, rows: Sequence[dict[str, object]],
-                            people: Sequence[dict[str, object]] = (),
                             ) -> list[tuple[ConsentEvent, dict[StateKey, StateValue]]]:
     """Append events and project them (see ``_INSERT_MANY_POSTGRESQL``); one whose key was used before is left out.
 
-    ``people`` are new subjects with their one identity, inserted by the same statement. Each event
-    comes with its subject's projection rows after the statement.
+    Each event comes with its subject's projection rows after the statement. The session path has
+    inserted its new people already (``_create_people``); only the direct path sends them along.
     """
-    loaded = session.execute(_LOAD_INSERTED, _insert_many_parameters(rows, people))
+    loaded = session.execute(_LOAD_INSERTED, _insert_many_parameters(rows, ()))
     return [(event, _state_rows(state_rows)) for event, state_rows in loaded]
 
 

@@ -310,7 +310,7 @@ def ensure_subject(*, session: Session, policy: CompiledPolicy, identity: Identi
     return subject, new_identity, True
 
 
-def attach_inserted(session: Session, instance: T) -> T:
+def _attach_inserted(session: Session, instance: T) -> T:
     """An object whose row this transaction has just inserted with Core, made a persistent one of the session.
 
     Why: the bulk inserts below skip the ORM's unit of work (a third of the cost of recording a
@@ -337,7 +337,7 @@ def insert_subjects(*, session: Session, subjects: Sequence[DataSubject]) -> Seq
         {"id": s.id, "residence": s.residence, "birth_date": s.birth_date, "age_band": s.age_band,
          "merged_into_id": None, "version": 0, "created_at": now, "updated_at": now} for s in subjects])
     for subject in subjects:
-        attach_inserted(session, subject)
+        _attach_inserted(session, subject)
     return subjects
 
 
@@ -357,7 +357,7 @@ def insert_identities(*, session: Session, rows: Sequence[tuple[str, Identity]])
     inserted = session.connection().execute(statement, values)
     found = {}
     for identity_id, subject_id, kind, value, created_at in inserted:
-        found[Identity(IdentityKind(kind), value)] = attach_inserted(session, SubjectIdentity(
+        found[Identity(IdentityKind(kind), value)] = _attach_inserted(session, SubjectIdentity(
             id=identity_id, subject_id=subject_id, kind=kind, value=value, created_at=created_at))
     return found
 

@@ -103,8 +103,6 @@ def _supervise(children: list[int]) -> int:
                 pid, status = os.wait()
             except ChildProcessError:
                 break
-            except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for clarity
-                continue
             if pid not in alive:
                 continue
             alive.discard(pid)
