@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
@@ -119,3 +120,21 @@ def test_two_requests_creating_one_person_at_once_make_one_subject(
     assert len(set(ids)) == 1
     with unit_of_work(session_factory) as session:
         assert len(list(session.scalars(select(SubjectIdentity)))) == 1
+
+
+def test_a_birth_date_in_the_future_is_refused_and_nothing_is_written(session: Session,
+                                                                      minimal_policy: CompiledPolicy) -> None:
+    """Child status follows from the birth date: a future one would make the person a child forever."""
+    today = dt.date.today()
+    with pytest.raises(service.SubjectError, match="in the future") as refused:
+        _create(session, minimal_policy, ("email", "kid@example.com"), birth_date=today + dt.timedelta(days=2))
+    assert refused.value.field == "birth_date"
+    with pytest.raises(service.SubjectError, match="older than 130"):
+        service.ensure_subject(session=session, policy=minimal_policy,
+                               identity=Identity(IdentityKind.EMAIL, "old@example.com"), birth_date=dt.date(1890, 1, 1))
+    assert session.scalars(select(DataSubject)).all() == []
+    ann = _create(session, minimal_policy, ("email", "ann@example.com"), birth_date=dt.date(1990, 5, 1))
+    with pytest.raises(service.SubjectError, match="in the future"):
+        service.update_subject(session=session, policy=minimal_policy, subject=ann,
+                               birth_date=today + dt.timedelta(days=365))
+    assert ann.birth_date == dt.date(1990, 5, 1)

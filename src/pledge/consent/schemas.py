@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pledge.subjects.identities import IdentityKind
 
@@ -115,14 +116,42 @@ class ConsentEventBatch(PledgeBase):
     events: list[ConsentEventBatchItem] = Field(min_length=1, max_length=1000)
 
 
+#: The longest address text the ledger's column holds (an IPv4-mapped IPv6 address in full).
+IP_ADDRESS_LENGTH = 45
+
+
+def ip_address_or_none(value: str | None) -> str | None:
+    """The address in its canonical text, or None when ``value`` is not an IP address.
+
+    The client address comes from the transport, and behind a trusted proxy from its
+    X-Forwarded-For header, which anyone in front of that proxy can fill: the ledger keeps evidence
+    that is an address, never whatever text arrived in its place.
+    """
+    if value is None:
+        return None
+    try:
+        text = str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+    return text if len(text) <= IP_ADDRESS_LENGTH else None
+
+
 class RequestContext(PledgeBase):
     """What the transport knows about the request: kept only as far as the policy allows."""
 
-    ip_address: str | None = None
+    ip_address: str | None = Field(default=None, description="an IPv4 or IPv6 address")
     user_agent: str | None = None
     gpc: bool = False
     #: Never empty: an empty key would make every keyless-looking request a replay of the first one.
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @field_validator("ip_address")
+    @classmethod
+    def _an_ip_address(cls, value: str | None) -> str | None:
+        address = ip_address_or_none(value)
+        if value is not None and address is None:
+            raise ValueError(f"not an IP address of at most {IP_ADDRESS_LENGTH} characters")
+        return address
 
 
 class ConsentEventRead(PledgeBase):

@@ -494,8 +494,9 @@ def _check_found(*, policy: CompiledPolicy, items: Sequence[tuple[ConsentEventCr
             band = subjects.check_age_band(event_in.age_band)
             occurred_at = _check_times(event_in, now)
             resolved = _resolve(policy, event_in, residence or "")
-            if person.birth_date is None and person.age_band is None and (event_in.birth_date or band):
-                birth_date, age_band = event_in.birth_date, band
+            told_birth_date = subjects.check_birth_date(event_in.birth_date, today=now.date())
+            if person.birth_date is None and person.age_band is None and (told_birth_date or band):
+                birth_date, age_band = told_birth_date, band
             else:
                 birth_date, age_band = person.birth_date, person.age_band
             _check_guardian(policy, event_in, resolved, birth_date=birth_date, age_band=age_band, today=now.date())

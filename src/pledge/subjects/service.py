@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from pledge.errors import DomainError
 from pledge.policy import CompiledPolicy
 from pledge.store import utcnow
-from pledge.subjects.age import AgeBandError, AgeRange, ChildAge, age_range, child_age, is_child, parse_age_band
+from pledge.subjects.age import (
+    AgeBandError,
+    AgeRange,
+    ChildAge,
+    age_on,
+    age_range,
+    child_age,
+    is_child,
+    parse_age_band,
+)
 from pledge.subjects.identities import (
     ANONYMOUS_KINDS,
     Identity,
@@ -103,6 +112,26 @@ def check_age_band(age_band: str | None, *, field: str = "age_band") -> str | No
         return parse_age_band(age_band).canonical()
     except AgeBandError as exc:
         raise SubjectError(str(exc), field=field) from None
+
+
+#: Older than this is no living person's age (the oldest verified lifespan is 122 years).
+OLDEST_AGE = 130
+
+
+def check_birth_date(birth_date: dt.date | None, *, today: dt.date, field: str = "birth_date") -> dt.date | None:
+    """The date, or a SubjectError when it cannot be a living person's: child status follows from it
+    (a date in the future would make anyone a child forever after).
+
+    ``today`` is the UTC date; a day of slack admits a baby born today east of Greenwich (UTC+14).
+    """
+    if birth_date is None:
+        return None
+    if birth_date > today + dt.timedelta(days=1):
+        raise SubjectError(f"birth date {birth_date.isoformat()} is in the future", field=field)
+    if age_on(birth_date, today) > OLDEST_AGE:
+        raise SubjectError(f"birth date {birth_date.isoformat()} would make the person older than {OLDEST_AGE}",
+                           field=field)
+    return birth_date
 
 
 def to_identity(kind: IdentityKind | str, value: str, *, residence: str | None = None,
@@ -264,12 +293,13 @@ def create_subject(*, session: Session, policy: CompiledPolicy, subject_in: Subj
     """Register a person with their identities; refuses an identity someone else already holds."""
     residence = check_residence(policy, subject_in.residence)
     band = check_age_band(subject_in.age_band)
+    birth_date = check_birth_date(subject_in.birth_date, today=utcnow().date())
     identities = [to_identity(item.kind, item.value, residence=residence, field=f"identities.{index}.value")
                   for index, item in enumerate(subject_in.identities)]
     for identity in identities:
         if find_identity(session=session, identity=identity) is not None:
             raise IdentityConflict(f"{identity} already belongs to another subject", field="identities")
-    subject = DataSubject(id=uuid.uuid4().hex, residence=residence, birth_date=subject_in.birth_date, age_band=band,
+    subject = DataSubject(id=uuid.uuid4().hex, residence=residence, birth_date=birth_date, age_band=band,
                           version=0)
     session.add(subject)
     for identity in dict.fromkeys(identities):
@@ -292,6 +322,7 @@ def ensure_subject(*, session: Session, policy: CompiledPolicy, identity: Identi
     residence = check_residence(policy, residence)
     band = check_age_band(age_band)
     now = utcnow()
+    birth_date = check_birth_date(birth_date, today=now.date())
     subject = session.scalars(insert_(DataSubject).values(
         id=uuid.uuid4().hex, residence=residence, birth_date=birth_date, age_band=band, version=0, created_at=now,
         updated_at=now).returning(DataSubject)).one()
@@ -377,7 +408,7 @@ def update_subject(*, session: Session, policy: CompiledPolicy, subject: DataSub
     if residence is not None:
         subject.residence = check_residence(policy, residence)
     if birth_date is not None:
-        subject.birth_date = birth_date
+        subject.birth_date = check_birth_date(birth_date, today=utcnow().date())
     if age_band is not None:
         subject.age_band = check_age_band(age_band)
     session.flush()

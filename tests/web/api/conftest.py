@@ -33,11 +33,16 @@ def make_key(container: Container, *scopes: str) -> str:
     return plain
 
 
+#: The address the test client's requests come from (a documentation range, RFC 5737).
+CLIENT_ADDRESS = "203.0.113.9"
+
+
 @pytest.fixture
 def api(api_container: Container) -> Iterator[TestClient]:
     """A client with a key that may do everything."""
     key = make_key(api_container, "consent:write", "consent:read", "decide")
-    with TestClient(create_app(api_container), headers={"Authorization": f"Bearer {key}"}) as client:
+    with TestClient(create_app(api_container), headers={"Authorization": f"Bearer {key}"},
+                    client=(CLIENT_ADDRESS, 50000)) as client:
         yield client
 
 

@@ -3,6 +3,7 @@ ledger, decide one and in bulk; API keys with scopes; a 4xx problem body for bad
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from pledge.bootstrap import Container
 from pledge.web.api import keys
 from pledge.web.problems import PROBLEM_JSON
-from tests.web.api.conftest import make_key
+from tests.web.api.conftest import CLIENT_ADDRESS, make_key
 
 GRANT = {"subject": "ann@example.com", "residence": "DE", "kind": "consent_granted", "purpose": "newsletter",
          "collection_point": "preference_centre", "evidence_text": "Send me the newsletter."}
@@ -36,7 +37,7 @@ def test_recording_a_consent_answers_with_the_event_receipt_and_state(api: TestC
     assert body["receipt"]["record_id"] == body["event"]["uid"]
     assert body["state"]["consents"] == [{"notice": "shop", "purpose": "newsletter", "status": "granted",
                                           "expires_at": None}]
-    assert body["event"]["ip_address"] == "testclient"
+    assert body["event"]["ip_address"] == CLIENT_ADDRESS
 
 
 def test_the_same_idempotency_key_records_once(api: TestClient) -> None:
@@ -205,6 +206,22 @@ def test_a_batch_with_one_bad_event_writes_nothing(api: TestClient) -> None:
     assert body["errors"][0]["field"] == "events.1.purpose"
     assert body["detail"].startswith("event 1: ")
     assert api.get("/api/v1/subjects/ann@example.com/state").status_code == 404
+
+
+def test_a_birth_date_no_living_person_has_is_a_422_and_writes_nothing(api: TestClient) -> None:
+    """Child status follows from the birth date (issue 3, item 1): one in the future would make a
+    customer a child forever after."""
+    tomorrow_but_one = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+    for birth_date in (tomorrow_but_one, "1890-01-01"):
+        body = _problem(api.post("/api/v1/consent-events", json={**GRANT, "birth_date": birth_date}), 422)
+        assert body["errors"][0]["field"] == "birth_date"
+        assert birth_date in body["detail"]
+        batch = api.post("/api/v1/consent-events/batch", json={"events": [GRANT, {**GRANT, "birth_date": birth_date}]})
+        assert _problem(batch, 422)["errors"][0]["field"] == "events.1.birth_date"
+    assert api.get("/api/v1/subjects/ann@example.com/state").status_code == 404
+    born_today = api.post("/api/v1/consent-events", json={**GRANT, "birth_date": dt.date.today().isoformat()})
+    assert born_today.status_code == 201, born_today.text
+    assert born_today.json()["state"]["birth_date"] == dt.date.today().isoformat()
 
 
 def test_requests_waiting_on_an_expired_key_cost_one_database_look_up(

@@ -35,6 +35,7 @@ from pledge.consent.schemas import (
     RecordedRead,
     RequestContext,
     SubjectStateRead,
+    ip_address_or_none,
 )
 from pledge.subjects import service as subjects
 from pledge.subjects.models import DataSubject
@@ -116,7 +117,7 @@ def _gpc(value: str | None) -> bool:
 
 
 def _context(request: Request, gpc: str | None, idempotency_key: str | None) -> RequestContext:
-    client = request.client.host if request.client else None
+    client = ip_address_or_none(request.client.host) if request.client else None
     return RequestContext(ip_address=client, user_agent=request.headers.get("user-agent"), gpc=_gpc(gpc),
                           idempotency_key=idempotency_key)
 
