@@ -138,3 +138,43 @@ def test_a_birth_date_in_the_future_is_refused_and_nothing_is_written(session: S
         service.update_subject(session=session, policy=minimal_policy, subject=ann,
                                birth_date=today + dt.timedelta(days=365))
     assert ann.birth_date == dt.date(1990, 5, 1)
+
+
+@pytest.mark.parametrize("browser_known", [False, True], ids=["new-browser-id", "anonymous-visitor"])
+def test_two_people_linking_one_browser_id_at_once_end_with_one_owner_and_a_conflict(
+        session_factory: sessionmaker[Session], minimal_policy: CompiledPolicy, browser_known: bool) -> None:
+    """Two logins carrying the same browser id at once: one person gets it (and the anonymous
+    visitor's history, when the id had one), the other link is the conflict an identified owner
+    always is, never a database error nor a visitor merged into two people."""
+    browser = Identity(IdentityKind.BROWSER_ID, "b-shared")
+    with unit_of_work(session_factory) as session:
+        people = [_create(session, minimal_policy, ("email", f"p{n}@example.com")).id for n in range(4)]
+        visitor = _create(session, minimal_policy, ("browser_id", browser.value)).id if browser_known else None
+        session.commit()
+    barrier = threading.Barrier(len(people))
+    linked: list[str] = []
+    refused: list[BaseException] = []
+
+    def link(subject_id: str) -> None:
+        try:
+            with unit_of_work(session_factory) as session:
+                subject = service.get_subject(session=session, subject_id=subject_id)
+                barrier.wait()
+                service.link_identity(session=session, policy=minimal_policy, subject=subject, identity=browser)
+                session.commit()
+                linked.append(subject_id)
+        except BaseException as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=link, args=(subject_id,)) for subject_id in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(linked) == 1, refused
+    assert [type(exc) for exc in refused] == [service.IdentityConflict] * (len(people) - 1)
+    with unit_of_work(session_factory) as session:
+        owner = service.find_subject(session=session, identity=browser)
+        assert owner is not None and owner.id == linked[0]
+        if visitor is not None:
+            assert session.get(DataSubject, visitor).merged_into_id == linked[0]

@@ -327,18 +327,24 @@ def ensure_subject(*, session: Session, policy: CompiledPolicy, identity: Identi
         id=uuid.uuid4().hex, residence=residence, birth_date=birth_date, age_band=band, version=0, created_at=now,
         updated_at=now).returning(DataSubject)).one()
     # No savepoint (SQLite's driver would commit it): the unique index decides who created the person.
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (insert(SubjectIdentity)
-                 .values(subject_id=subject.id, kind=identity.kind.value, value=identity.value, created_at=utcnow())
-                 .on_conflict_do_nothing(index_elements=["kind", "value"]).returning(SubjectIdentity))
-    new_identity = session.scalars(statement).one_or_none()
+    new_identity = insert_identities(session=session, rows=[(subject.id, identity)]).get(identity)
     if new_identity is None:
         session.delete(subject)
         session.flush()
-        stored = find_identity(session=session, identity=identity)
-        assert stored is not None, "the identity's unique index refused it, so it exists"
+        stored = _found_after_conflict(session, identity)
         return get_subject(session=session, subject_id=stored.subject_id), stored, False
     return subject, new_identity, True
+
+
+def _found_after_conflict(session: Session, identity: Identity) -> SubjectIdentity:
+    """The identity another transaction inserted while this one was inserting it too.
+
+    On PostgreSQL the losing INSERT ... ON CONFLICT DO NOTHING waits for the winner's commit, and
+    the next statement (read committed) sees its row; SQLite runs one writer at a time.
+    """
+    stored = find_identity(session=session, identity=identity)
+    assert stored is not None, "the identity's unique index refused it, so it exists"
+    return stored
 
 
 def _attach_inserted(session: Session, instance: T) -> T:
@@ -426,25 +432,40 @@ def link_identity(*, session: Session, policy: CompiledPolicy, subject: DataSubj
     """
     stored = find_identity(session=session, identity=identity)
     if stored is None:
-        added = SubjectIdentity(subject=subject, kind=identity.kind.value, value=identity.value)
-        session.add(added)
-        session.flush()
-        return added, None
+        added = insert_identities(session=session, rows=[(subject.id, identity)]).get(identity)
+        if added is not None:
+            session.expire(subject, ["identities"])
+            return added, None
+        stored = _found_after_conflict(session, identity)  # linked by someone else meanwhile: as if found
     owner = get_subject(session=session, subject_id=stored.subject_id)
     if owner.id == subject.id:
         return stored, None
     if any(IdentityKind(item.kind) not in ANONYMOUS_KINDS for item in owner.identities):
         raise IdentityConflict(f"{identity} belongs to another identified subject; it cannot be linked",
                                field="identity")
+    _lock_both(session, subject.id, owner.id)
+    # What was read above may be stale: a link committed while we waited for the locks may have
+    # merged the visitor into someone else. Decide again on what it left.
+    session.refresh(stored)
+    session.refresh(owner)
+    if stored.subject_id != owner.id or owner.merged_into_id is not None:
+        session.expire(subject)
+        return link_identity(session=session, policy=policy, subject=subject, identity=identity)
     merge_subjects(session=session, survivor=subject, merged=owner)
     return stored, owner
 
 
+def _lock_both(session: Session, one: str, other: str) -> None:
+    """Both subjects' write locks, always in the same order, so two merges never deadlock."""
+    for subject_id in sorted({one, other}):
+        lock_subject(session=session, subject_id=subject_id)
+
+
 def merge_subjects(*, session: Session, survivor: DataSubject, merged: DataSubject) -> None:
-    """Fold ``merged`` into ``survivor``: identities move, earlier merges follow, the ledger stays untouched."""
-    first, second = sorted([survivor.id, merged.id])
-    lock_subject(session=session, subject_id=first)
-    lock_subject(session=session, subject_id=second)
+    """Fold ``merged`` into ``survivor``: identities move, earlier merges follow, the ledger stays untouched.
+
+    The caller holds both subjects' locks and has read ``merged`` after taking them.
+    """
     session.execute(update(SubjectIdentity).where(SubjectIdentity.subject_id == merged.id)
                     .values(subject_id=survivor.id))
     session.execute(update(DataSubject).where(DataSubject.merged_into_id == merged.id)
