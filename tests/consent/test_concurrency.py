@@ -10,6 +10,8 @@ from pledge.bootstrap import Container
 from pledge.consent import service
 from pledge.consent.models import ConsentEvent
 from pledge.consent.schemas import ConsentEventCreate, RequestContext
+from pledge.subjects import service as subjects
+from pledge.subjects.identities import Identity, IdentityKind
 
 THREADS = 8
 EACH = 15
@@ -66,3 +68,36 @@ def test_concurrent_retries_with_one_idempotency_key_record_once(consent_contain
     errors = _hammer(consent_container, "same@example.com", idempotent=True)
     assert all(isinstance(e, service.IdempotencyConflict) for e in errors)
     assert _events(consent_container) == EACH
+
+
+def test_gpc_signals_arriving_at_once_record_one_opt_out(consent_container: Container) -> None:
+    """A browser sends Sec-GPC: 1 with every request; only the first signal is an event (honour_gpc),
+    even when several of its requests arrive together."""
+    with consent_container.unit_of_work() as session:
+        subjects.ensure_subject(session=session, policy=consent_container.policy, residence="US-CA",
+                                identity=Identity(IdentityKind.BROWSER_ID, "b-gpc"))
+        session.commit()
+    barrier = threading.Barrier(THREADS)
+    recorded: list[object] = []
+    errors: list[BaseException] = []
+
+    def signal() -> None:
+        try:
+            with consent_container.unit_of_work() as session:
+                barrier.wait()
+                _subject, event = service.gpc_for(session=session, policy=consent_container.policy,
+                                                  reference="browser:b-gpc")
+                session.commit()
+                if event is not None:
+                    recorded.append(event.uid)
+        except BaseException as exc:  # pragma: no cover - reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=signal) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(recorded) == 1
+    assert _events(consent_container) == 1

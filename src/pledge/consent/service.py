@@ -923,11 +923,12 @@ def honour_gpc(*, session: Session, policy: CompiledPolicy, subject: DataSubject
     jurisdiction = policy.jurisdictions.get(code)
     if jurisdiction is None or OptOutSignal.GPC not in jurisdiction.opt_out_signals:
         return None
-    current = session.get(ConsentStateRow, (subject.id, Aspect.GPC, "", ""), populate_existing=True)
-    if current is not None and current.value == "on":
-        return None
-    now = now or utcnow()
+    if _gpc_on(session, subject.id):
+        return None  # the usual case, a browser sending the signal again: no lock taken
     subjects.lock_subject(session=session, subject_id=subject.id)
+    if _gpc_on(session, subject.id):
+        return None  # another request with the signal recorded it while we waited for the lock
+    now = now or utcnow()
     event = ConsentEvent(
         uid=uuid.uuid4().hex, subject_id=subject.id, identity_id=identity.id if identity else None,
         kind=EventKind.OPTED_OUT.value, target=OptOut.SALE_SHARE.value, notice_id="", notice_version=None,
@@ -938,6 +939,11 @@ def honour_gpc(*, session: Session, policy: CompiledPolicy, subject: DataSubject
     session.flush()
     _project(session, subject.id, event)
     return event
+
+
+def _gpc_on(session: Session, subject_id: str) -> bool:
+    current = session.get(ConsentStateRow, (subject_id, Aspect.GPC, "", ""), populate_existing=True)
+    return current is not None and current.value == "on"
 
 
 def gpc_for(*, session: Session, policy: CompiledPolicy, reference: str,
