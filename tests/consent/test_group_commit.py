@@ -26,6 +26,7 @@ from pledge.consent import group_commit, service
 from pledge.consent.group_commit import GroupCommitter
 from pledge.consent.models import ConsentEvent
 from pledge.consent.schemas import ConsentEventCreate, RequestContext
+from pledge.store import make_engine
 from pledge.subjects import service as subjects
 from pledge.subjects.models import DataSubject
 
@@ -545,3 +546,110 @@ def test_on_postgresql_a_lone_request_never_waits_for_company(consent_container:
 
     asyncio.run(one_at_a_time())
     assert (committer.transactions, committer.events) == (3, 3)
+
+
+class _CuttingRelay:
+    """A TCP relay to PostgreSQL that, once armed, cuts the connection carrying the next statement
+    with ``marker`` just as the server answers it: the statement has run and committed (in
+    autocommit the server answers after its commit), and the writer never hears so."""
+
+    def __init__(self, host: str, port: int, marker: bytes) -> None:
+        self.host, self.port, self.marker = host, port, marker
+        self.armed = False
+        self.cuts = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+        await self._server.wait_closed()
+
+    async def _relay(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        server_reader, server_writer = await asyncio.open_connection(self.host, self.port)
+        self._writers += [client_writer, server_writer]
+        marked = asyncio.Event()
+
+        async def upstream() -> None:
+            while data := await client_reader.read(65536):
+                if self.armed and self.marker in data:
+                    self.armed = False
+                    marked.set()
+                server_writer.write(data)
+            server_writer.close()
+
+        async def downstream() -> None:
+            while data := await server_reader.read(65536):
+                if marked.is_set():
+                    self.cuts += 1
+                    client_writer.transport.abort()
+                    server_writer.transport.abort()
+                    return
+                client_writer.write(data)
+            client_writer.close()
+
+        await asyncio.gather(upstream(), downstream(), return_exceptions=True)
+
+
+def _through_a_cutting_relay(container: Container, events: list[tuple[ConsentEventCreate, RequestContext]],
+                             ) -> tuple[list[Answer | BaseException], _CuttingRelay]:
+    """Record ``events`` one after the other with the direct path's write cut after its commit."""
+    url = container.engine.url
+    relay = _CuttingRelay(url.host or "127.0.0.1", url.port or 5432, b"INSERT INTO consent_event")
+
+    async def record() -> list[Answer | BaseException]:
+        engine = make_engine(url.set(port=await relay.start()))
+        committer: GroupCommitter[None, Answer] = GroupCommitter(
+            unit_of_work=container.unit_of_work, policy=container.policy,
+            answer=lambda _session, recorded: [(r.event.uid, r.created, r.subject.id) for r, _want in recorded],
+            engine=engine)
+        answers: list[Answer | BaseException] = []
+        try:
+            for event_in, context in events:
+                relay.armed = True
+                try:
+                    answers.append(await committer.record(event_in, context, None))
+                except Exception as exc:
+                    answers.append(exc)
+        finally:
+            await committer.aclose()
+            engine.dispose()
+            await relay.close()
+        return answers
+
+    return asyncio.run(record()), relay
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_a_keyless_event_whose_write_was_lost_is_never_recorded_twice(
+        consent_container: Container) -> None:
+    """The connection went after the statement committed: recorded once, and the request is told
+    the outcome is unknown (a 503) rather than the event being written again on a guess."""
+    _known(consent_container, "ann@example.com")
+    answers, relay = _through_a_cutting_relay(consent_container, [(_withdrawal("ann@example.com"), RequestContext())])
+    assert relay.cuts == 1
+    assert isinstance(answers[0], service.OutcomeUnknown) and answers[0].status == 503
+    assert "Idempotency-Key" in str(answers[0])
+    assert _events(consent_container) == 1 + 1
+
+
+@ON_POSTGRESQL
+def test_on_postgresql_an_event_with_a_key_whose_write_was_lost_is_answered_by_its_replay(
+        consent_container: Container) -> None:
+    _known(consent_container, "ann@example.com", "bob@example.com")
+    answers, relay = _through_a_cutting_relay(consent_container, [
+        (_withdrawal("ann@example.com"), RequestContext(idempotency_key="k-lost")),
+        (_withdrawal("bob@example.com"), RequestContext())])  # after the cut, on a new connection
+    assert relay.cuts == 2
+    assert _events(consent_container) == 2 + 1 + 1
+    uid, created, _subject = answers[0]  # type: ignore[misc]
+    with consent_container.unit_of_work() as session:
+        recorded = session.scalars(select(ConsentEvent).where(ConsentEvent.idempotency_key == "k-lost")).one()
+    assert (uid, created) == (recorded.uid, False)  # the lost write had committed: the retry replays it
+    assert isinstance(answers[1], service.OutcomeUnknown)

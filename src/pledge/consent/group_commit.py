@@ -42,6 +42,7 @@ from typing import Any, Generic, TypeVar
 
 import psycopg
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
@@ -214,12 +215,15 @@ class GroupCommitter(Generic[Want, Answer]):
                 return
 
     async def _loop_commit(self, batch: list[tuple[_Submission[Want, Answer], asyncio.Future[Answer]]],
-                           direct: _DirectConnection) -> None:
+                           direct: _DirectConnection, *, lost_before: bool = False) -> None:
         submissions = [submission for submission, _answered in batch]
         outcomes: list[Answer | Exception] | None = None
         failure: Exception | None = None
         try:  # two statements through psycopg, each committed by itself
             outcomes = await self._record_direct(submissions, direct)
+        except service.OutcomeUnknown as lost:
+            await self._after_lost_write(batch, lost, direct, lost_before=lost_before)
+            return
         except Exception as exc:  # nothing written
             failure = exc
         if outcomes is None and (failure is None or len(batch) == 1):
@@ -227,6 +231,9 @@ class GroupCommitter(Generic[Want, Answer]):
             # also finds a person another writer created after the look-up)
             try:
                 outcomes, failure = await self._record_in_transaction(submissions), None
+            except service.OutcomeUnknown as lost:
+                await self._after_lost_write(batch, lost, direct, lost_before=lost_before)
+                return
             except Exception as exc:  # nothing written
                 failure = exc
         if failure is not None and len(batch) > 1:  # each on its own, so the bad one fails alone
@@ -247,12 +254,35 @@ class GroupCommitter(Generic[Want, Answer]):
             else:
                 answered.set_result(outcome)
 
+    async def _after_lost_write(self, batch: list[tuple[_Submission[Want, Answer], asyncio.Future[Answer]]],
+                                lost: service.OutcomeUnknown, direct: _DirectConnection, *, lost_before: bool) -> None:
+        """The connection went while the batch was being written: it may be recorded, or not.
+
+        Events with an idempotency key are sent once more (a replay answers with the event if the
+        lost write had committed); a keyless event, or a second loss, is the request's 503: sent
+        again on a guess, a keyless event could be in the ledger twice.
+        """
+        log.warning("the database connection was lost while %d consent events were being written", len(batch))
+        again = [] if lost_before else [one for one in batch if one[0].context.idempotency_key]
+        retried = {id(answered) for _submission, answered in again}
+        for _submission, answered in batch:
+            if id(answered) not in retried and not answered.done():
+                answered.set_exception(lost)
+        if again:
+            await self._loop_commit(again, direct, lost_before=True)
+
     async def _record_in_transaction(self, batch: list[_Submission[Want, Answer]]) -> list[Answer | Exception]:
-        """Record a batch with ``record_events`` in one transaction; on failure it raises, nothing written."""
+        """Record a batch with ``record_events`` in one transaction; on failure it raises, nothing written,
+        except ``OutcomeUnknown``: the connection was lost during the COMMIT."""
         assert self._async_engine is not None
         async with AsyncSession(self._async_engine, expire_on_commit=False) as session:
             answers: list[Answer | Exception] = list(await session.run_sync(self._record_in, batch))
-            await session.commit()
+            try:
+                await session.commit()
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise service.OutcomeUnknown(service.LOST_WRITE) from exc
+                raise
         return answers
 
     async def _record_direct(self, batch: list[_Submission[Want, Answer]],

@@ -99,6 +99,24 @@ class IdempotencyConflict(ConsentError):
     type = "urn:pledge:problem:idempotency-key-reused"
 
 
+class OutcomeUnknown(DomainError):
+    """The database connection was lost while a write was in flight: it may have committed, or not.
+
+    Unlike every other error here, something may have been written. Only an event with an
+    idempotency key can be sent again safely (its replay answers with the event if it was
+    recorded), so pledge retries those itself and never records a keyless event again on a guess.
+    """
+
+    status = 503
+    title = "Outcome unknown"
+    type = "urn:pledge:problem:outcome-unknown"
+
+
+LOST_WRITE = ("the database connection was lost while this event was being recorded: it may or may not be in "
+              "the ledger (read the subject's ledger before sending it again); with an Idempotency-Key, a retry "
+              "is always safe")
+
+
 # --- resolving what an event is about -----------------------------------------------------------------
 
 
@@ -392,7 +410,8 @@ async def record_events_direct(*, connection: psycopg.AsyncConnection[Any], poli
     event), a subject named by id or merged into another. The caller records those with
     ``record_events`` in a transaction.
 
-    A bad event raises before anything is written. Once the statement has run its events are
+    A bad event raises before anything is written; a connection lost during the statement raises
+    ``OutcomeUnknown`` (it may have committed). Once the statement has run its events are
     committed, and what goes wrong after it is answered per event, never raised: an idempotency key
     used before for another request is that event's ``IdempotencyConflict``. Every outcome carries
     its subject's projection rows (``Recorded.state_rows``), so an answer needs no session.
@@ -411,7 +430,12 @@ async def record_events_direct(*, connection: psycopg.AsyncConnection[Any], poli
         return None
     rows, plan, new_people = _rows_with_new_people(policy=policy, people=people, checked=checked, now=now,
                                                    prefix_errors=prefix_errors)
-    cursor = await connection.execute(_INSERT_MANY_DIRECT, _insert_many_parameters(rows, new_people))
+    try:
+        cursor = await connection.execute(_INSERT_MANY_DIRECT, _insert_many_parameters(rows, new_people))
+    except psycopg.OperationalError as exc:
+        if connection.broken or connection.closed:  # in autocommit, the statement may have committed
+            raise OutcomeUnknown(LOST_WRITE) from exc
+        raise
     inserted: dict[str, ConsentEvent] = {}
     states_after: dict[str, dict[StateKey, StateValue]] = {}
     for row in await cursor.fetchall():
