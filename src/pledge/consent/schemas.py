@@ -8,8 +8,9 @@ import ipaddress
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from pledge.schemas import InputModel, PledgeBase
 from pledge.subjects.identities import IdentityKind
 
 
@@ -72,11 +73,7 @@ class Actor(StrEnum):
     STAFF = "staff"
 
 
-class PledgeBase(BaseModel):
-    model_config = ConfigDict(from_attributes=True, extra="forbid")
-
-
-class ConsentEventCreate(PledgeBase):
+class ConsentEventCreate(InputModel):
     """One event as a caller reports it; pledge fills in the notice version, jurisdiction and time."""
 
     subject: str = Field(min_length=1, max_length=400, description=(
@@ -111,7 +108,7 @@ class ConsentEventBatchItem(ConsentEventCreate):
                                         description="the same key never records twice")
 
 
-class ConsentEventBatch(PledgeBase):
+class ConsentEventBatch(InputModel):
     """Events recorded in one transaction: all of them, or (on any bad one) none."""
 
     events: list[ConsentEventBatchItem] = Field(min_length=1, max_length=1000)
@@ -139,7 +136,7 @@ def ip_address_or_none(value: str | None) -> str | None:
     return text if len(text) <= IP_ADDRESS_LENGTH else None
 
 
-class RequestContext(PledgeBase):
+class RequestContext(InputModel):
     """What the transport knows about the request: kept only as far as the policy allows."""
 
     ip_address: str | None = Field(default=None, description="an IPv4 or IPv6 address")

@@ -8,9 +8,10 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from pledge.policy.models import Right
+from pledge.schemas import InputModel, PledgeBase
 
 
 class RequestType(StrEnum):
@@ -68,11 +69,7 @@ class DocumentKind(StrEnum):
     SIGNED_DECLARATION = "signed_declaration"
 
 
-class PledgeBase(BaseModel):
-    model_config = ConfigDict(from_attributes=True, extra="forbid")
-
-
-class DocumentIn(PledgeBase):
+class DocumentIn(InputModel):
     """An uploaded file: the agent's signed permission, or a declaration under penalty of perjury."""
 
     filename: str = Field(min_length=1, max_length=255)
@@ -91,7 +88,7 @@ class DocumentIn(PledgeBase):
         return value
 
 
-class AgentIn(PledgeBase):
+class AgentIn(InputModel):
     """An authorised agent acting for the person (Cal. Civ. Code § 1798.185(a)(7); 11 CCR § 7063)."""
 
     name: str = Field(min_length=1, max_length=200)
@@ -99,7 +96,7 @@ class AgentIn(PledgeBase):
     permission: DocumentIn | None = Field(default=None, description="the person's signed permission (required)")
 
 
-class RequestDetails(PledgeBase):
+class RequestDetails(InputModel):
     """What the request asks for, beyond its type."""
 
     corrections: dict[str, str] = Field(default_factory=dict, description=(
@@ -113,7 +110,7 @@ class RequestDetails(PledgeBase):
     message: str | None = Field(default=None, max_length=10_000, description="what the person wrote, as written")
 
 
-class RightsRequestCreate(PledgeBase):
+class RightsRequestCreate(InputModel):
     """A request as the person (or their agent, or staff on their behalf) makes it."""
 
     request_type: RequestType
@@ -128,7 +125,7 @@ class RightsRequestCreate(PledgeBase):
     appeal_of: str | None = Field(default=None, max_length=24, description="appeal: the reference of the decision")
 
 
-class VerifyIn(PledgeBase):
+class VerifyIn(InputModel):
     """The person's proof: the code they were sent, and the data points the request's level needs."""
 
     code: str = Field(min_length=1, max_length=20)
@@ -137,7 +134,7 @@ class VerifyIn(PledgeBase):
     declaration: DocumentIn | None = Field(default=None, description="signed declaration, where the level needs one")
 
 
-class ReasonIn(PledgeBase):
+class ReasonIn(InputModel):
     reason: str = Field(min_length=1, max_length=10_000)
 
 

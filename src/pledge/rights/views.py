@@ -41,6 +41,7 @@ from pledge.rights.schemas import (
 )
 from pledge.rights.service import RightsParts
 from pledge.rights.state import IllegalTransition, RequestState
+from pledge.schemas import InputModel
 from pledge.store import utcnow
 from pledge.web.api import keys
 from pledge.web.deps import get_container
@@ -55,7 +56,10 @@ TYPE_LINK = "urn:pledge:problem:package-link"
 TYPE_MAIL = "urn:pledge:problem:mail-unavailable"
 
 ContainerDep = Annotated[Container, Depends(get_container)]
-ReferencePath = Annotated[str, PathParam(min_length=3, max_length=24, description="The request's reference.")]
+#: Letters, digits and dashes (references are R- and 12 of _REFERENCE_ALPHABET): anything else names
+#: no request, and a NUL character would fail at PostgreSQL rather than as a 422.
+ReferencePath = Annotated[str, PathParam(min_length=3, max_length=24, pattern=r"^[A-Za-z0-9-]+$",
+                                         description="The request's reference.")]
 
 router = APIRouter(prefix="/api/v1/requests", tags=["rights requests"])
 
@@ -233,7 +237,7 @@ def _read(session: Session, reference: str) -> RightsRequestRead:
     return service.to_read(session=session, request=service.get_request(session=session, reference=reference))
 
 
-class OptionalReason(BaseModel):
+class OptionalReason(InputModel):
     reason: str | None = Field(default=None, max_length=10_000)
 
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from pledge.schemas import InputModel
 from pledge.subjects.identities import IdentityKind
 
 
-class PledgeBase(BaseModel):
-    model_config = ConfigDict(from_attributes=True, extra="forbid")
-
-
-class IdentityBase(PledgeBase):
+class IdentityBase(InputModel):
     kind: IdentityKind = Field(description="email, phone, customer_number, device_id, browser_id, lumix_pro_membership")
     value: str = Field(min_length=1, max_length=320, description="as typed; pledge normalises it")
 
@@ -26,7 +23,7 @@ class IdentityRead(IdentityBase):
     created_at: dt.datetime
 
 
-class SubjectBase(PledgeBase):
+class SubjectBase(InputModel):
     residence: str | None = Field(default=None, max_length=16,
                                   description="ISO 3166 code of residence: DE, GB, US-CA, TH ...")
     birth_date: dt.date | None = None

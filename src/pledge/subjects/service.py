@@ -143,11 +143,18 @@ def to_identity(kind: IdentityKind | str, value: str, *, residence: str | None =
         raise InvalidIdentity(str(exc), field=field) from None
 
 
+#: A subject id as pledge makes them (uuid4 hex).
+_SUBJECT_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def parse_reference(text: str, *, residence: str | None = None, field: str = "subject") -> Identity | str:
     """What a person typed to name someone: an Identity, or a subject id when written ``subject:<id>``."""
     raw = (text or "").strip()
     if raw.lower().startswith(SUBJECT_PREFIX):
-        return raw[len(SUBJECT_PREFIX):].strip()
+        subject_id = raw[len(SUBJECT_PREFIX):].strip()
+        if not _SUBJECT_ID.fullmatch(subject_id):  # names no one (and a NUL would not reach PostgreSQL)
+            raise UnknownSubject(f"no subject {subject_id!r}", field=field)
+        return subject_id
     try:
         return parse(raw, region=region_of(residence))
     except IdentityError as exc:

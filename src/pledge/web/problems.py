@@ -19,10 +19,12 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pledge.errors import DomainError
 from pledge.notices.errors import NoticeError, UnknownNotice
 from pledge.notices.service import UnknownVersion
+from pledge.schemas import NUL, NUL_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +141,33 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     return _respond(request, ProblemError(500, "Something went wrong on our side. It has been logged."))
 
 
+class RefuseNulInUrl:
+    """ASGI middleware: a URL whose path or query carries a NUL character (``%00``) is refused at once.
+
+    Why here, once: a NUL names nothing pledge has (no notice, subject, request or receipt), and
+    PostgreSQL cannot compare text holding one, so every route that looks a path or query value up
+    failed at the database with a 500 (SQLite just found nothing). A person gets "no such page",
+    a client a 422 naming the part of the URL.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (NUL in scope["path"] or b"%00" in scope["query_string"]
+                                        or b"\x00" in scope["query_string"]):
+            request = Request(scope, receive)
+            part = "path" if NUL in scope["path"] else "query"
+            if wants_problem_json(request):
+                problem = ProblemError(422, f"The URL's {part} {NUL_MESSAGE}.", type_=TYPE_INVALID_REQUEST,
+                                       errors=[{"field": part, "message": NUL_MESSAGE, "type": "value_error"}])
+            else:
+                problem = ProblemError(404, "There is no such page.")
+            await _respond(request, problem)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error of the app through the two renderings above."""
     app.add_exception_handler(ProblemError, _on_problem)
@@ -148,3 +177,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(OperationalError, _on_database_busy)
     app.add_exception_handler(Exception, _on_unexpected)
+    app.add_middleware(RefuseNulInUrl)

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from pledge.bootstrap import Container
@@ -37,6 +37,7 @@ from pledge.consent.schemas import (
     SubjectStateRead,
     ip_address_or_none,
 )
+from pledge.schemas import NUL_MESSAGE, InputModel, has_nul
 from pledge.subjects import service as subjects
 from pledge.subjects.models import DataSubject
 from pledge.subjects.schemas import IdentityCreate, SubjectRead
@@ -166,6 +167,9 @@ def _idempotency_key(request: Request) -> str | None:
         raise RequestValidationError([{
             "type": "string_too_short", "loc": ("header", "Idempotency-Key"), "input": key,
             "msg": "String should have at least 1 character", "ctx": {"min_length": 1}}])
+    if key is not None and has_nul(key):
+        raise RequestValidationError([{"type": "value_error", "loc": ("header", "Idempotency-Key"), "input": key,
+                                       "msg": f"Value error, {NUL_MESSAGE}"}])
     return key
 
 
@@ -314,9 +318,7 @@ def link_identity(subject: SubjectRef, identity_in: IdentityCreate, container: C
         return subjects.to_read(session=session, policy=container.policy, subject=survivor)
 
 
-class AskBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AskBody(InputModel):
     purpose: str = Field(min_length=1, max_length=80)
     notice: str | None = Field(default=None, max_length=80)
     service: str | None = Field(default=None, max_length=80)
