@@ -982,12 +982,24 @@ def gpc_for(*, session: Session, policy: CompiledPolicy, reference: str,
     return subject, honour_gpc(session=session, policy=policy, subject=subject, identity=identity)
 
 
+#: The earliest time an event may say it happened: before it, a date is a typing slip (year 1, 202).
+EARLIEST_EVENT = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+
+
 def _check_times(event_in: ConsentEventCreate, now: dt.datetime) -> dt.datetime:
     for name in ("occurred_at", "expires_at"):
         value = getattr(event_in, name)
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            continue
+        if value.tzinfo is None:
             raise ConsentError(f"{name} needs a time zone (e.g. 2025-01-31T12:00:00Z)", field=name)
+        try:  # 0001-01-01T00:00+14:00 or 9999-12-31T23:59-14:00 has no UTC time
+            value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ConsentError(f"{name} {value.isoformat()} is out of range", field=name) from None
     occurred_at = event_in.occurred_at.astimezone(dt.UTC) if event_in.occurred_at else now
+    if occurred_at < EARLIEST_EVENT:
+        raise ConsentError(f"occurred_at lies before {EARLIEST_EVENT.year}", field="occurred_at")
     if occurred_at > now + CLOCK_SKEW:
         raise ConsentError("occurred_at lies in the future", field="occurred_at")
     if event_in.expires_at is not None and event_in.expires_at <= occurred_at:

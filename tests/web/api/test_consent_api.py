@@ -224,6 +224,19 @@ def test_a_birth_date_no_living_person_has_is_a_422_and_writes_nothing(api: Test
     assert born_today.json()["state"]["birth_date"] == dt.date.today().isoformat()
 
 
+@pytest.mark.parametrize("field, value, says", [
+    ("occurred_at", "0001-01-01T00:00:00+14:00", "out of range"),  # no UTC time: Python overflowed, a 500
+    ("expires_at", "9999-12-31T23:59:59-14:00", "out of range"),
+    ("occurred_at", "0202-05-01T00:00:00Z", "before 1900"),  # a typing slip, not a consent of the year 202
+])
+def test_a_time_with_no_place_in_the_ledger_is_a_422_naming_it(api: TestClient, field: str, value: str,
+                                                                says: str) -> None:
+    body = _problem(api.post("/api/v1/consent-events", json={**GRANT, field: value}), 422)
+    assert body["errors"][0]["field"] == field and says in body["detail"]
+    assert api.get("/api/v1/subjects/ann@example.com/state").status_code == 404
+    assert api.post("/api/v1/consent-events", json={**GRANT, "expires_at": "9999-12-31T23:59:59Z"}).status_code == 201
+
+
 def test_requests_waiting_on_an_expired_key_cost_one_database_look_up(
         api_container: Container, anonymous: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """A busy client whose cached key expires: its concurrent requests wait for one look-up."""
