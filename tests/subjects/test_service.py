@@ -125,7 +125,7 @@ def test_two_requests_creating_one_person_at_once_make_one_subject(
 def test_a_birth_date_in_the_future_is_refused_and_nothing_is_written(session: Session,
                                                                       minimal_policy: CompiledPolicy) -> None:
     """Child status follows from the birth date: a future one would make the person a child forever."""
-    today = dt.date.today()
+    today = dt.datetime.now(dt.UTC).date()
     with pytest.raises(service.SubjectError, match="in the future") as refused:
         _create(session, minimal_policy, ("email", "kid@example.com"), birth_date=today + dt.timedelta(days=2))
     assert refused.value.field == "birth_date"

@@ -239,7 +239,7 @@ class GroupCommitter(Generic[Want, Answer]):
         if failure is not None and len(batch) > 1:  # each on its own, so the bad one fails alone
             log.debug("a batch of %d consent events failed (%s); recording them one by one", len(batch), failure)
             for one in batch:
-                await self._loop_commit([one], direct)
+                await self._loop_commit([one], direct, lost_before=lost_before)
             return
         if failure is not None:
             outcomes = [failure]  # handed to the waiting request, which reports it

@@ -56,9 +56,9 @@ TYPE_LINK = "urn:pledge:problem:package-link"
 TYPE_MAIL = "urn:pledge:problem:mail-unavailable"
 
 ContainerDep = Annotated[Container, Depends(get_container)]
-#: Letters, digits and dashes (references are R- and 12 of _REFERENCE_ALPHABET): anything else names
-#: no request, and a NUL character would fail at PostgreSQL rather than as a 422.
-ReferencePath = Annotated[str, PathParam(min_length=3, max_length=24, pattern=r"^[A-Za-z0-9-]+$",
+#: Letters, digits and dashes (references are R- and 12 of _REFERENCE_ALPHABET, matched whatever the
+#: case and surrounding blanks): anything else names no request, so it is a 422 without a query.
+ReferencePath = Annotated[str, PathParam(min_length=3, max_length=24, pattern=r"^\s*[A-Za-z0-9-]+\s*$",
                                          description="The request's reference.")]
 
 router = APIRouter(prefix="/api/v1/requests", tags=["rights requests"])

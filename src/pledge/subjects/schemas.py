@@ -6,16 +6,16 @@ import datetime as dt
 
 from pydantic import Field
 
-from pledge.schemas import InputModel
+from pledge.schemas import InputModel, PledgeBase
 from pledge.subjects.identities import IdentityKind
 
 
-class IdentityBase(InputModel):
+class IdentityBase(PledgeBase):
     kind: IdentityKind = Field(description="email, phone, customer_number, device_id, browser_id, lumix_pro_membership")
     value: str = Field(min_length=1, max_length=320, description="as typed; pledge normalises it")
 
 
-class IdentityCreate(IdentityBase):
+class IdentityCreate(InputModel, IdentityBase):
     pass
 
 
@@ -23,14 +23,14 @@ class IdentityRead(IdentityBase):
     created_at: dt.datetime
 
 
-class SubjectBase(InputModel):
+class SubjectBase(PledgeBase):
     residence: str | None = Field(default=None, max_length=16,
                                   description="ISO 3166 code of residence: DE, GB, US-CA, TH ...")
     birth_date: dt.date | None = None
     age_band: str | None = Field(default=None, max_length=16, description="13-15, 18+ or under-13")
 
 
-class SubjectCreate(SubjectBase):
+class SubjectCreate(InputModel, SubjectBase):
     identities: list[IdentityCreate] = Field(default_factory=list)
 
 

@@ -143,18 +143,11 @@ def to_identity(kind: IdentityKind | str, value: str, *, residence: str | None =
         raise InvalidIdentity(str(exc), field=field) from None
 
 
-#: A subject id as pledge makes them (uuid4 hex).
-_SUBJECT_ID = re.compile(r"[0-9a-f]{32}")
-
-
 def parse_reference(text: str, *, residence: str | None = None, field: str = "subject") -> Identity | str:
     """What a person typed to name someone: an Identity, or a subject id when written ``subject:<id>``."""
     raw = (text or "").strip()
     if raw.lower().startswith(SUBJECT_PREFIX):
-        subject_id = raw[len(SUBJECT_PREFIX):].strip()
-        if not _SUBJECT_ID.fullmatch(subject_id):  # names no one (and a NUL would not reach PostgreSQL)
-            raise UnknownSubject(f"no subject {subject_id!r}", field=field)
-        return subject_id
+        return raw[len(SUBJECT_PREFIX):].strip()
     try:
         return parse(raw, region=region_of(residence))
     except IdentityError as exc:
@@ -437,6 +430,17 @@ def link_identity(*, session: Session, policy: CompiledPolicy, subject: DataSubj
     stay in the ledger under its own id, read as this subject's history. Returns the identity and
     the merged subject, if any. An identity held by another identified person is a conflict.
     """
+    for _attempt in range(2):
+        linked = _link_once(session, subject, identity)
+        if linked is not None:
+            return linked
+        session.expire(subject)
+    raise IdentityConflict(f"{identity} changed hands twice while it was being linked; try again", field="identity")
+
+
+def _link_once(session: Session, subject: DataSubject,
+               identity: Identity) -> tuple[SubjectIdentity, DataSubject | None] | None:
+    """One try at ``link_identity``; None when the identity's owner changed while we waited for the locks."""
     stored = find_identity(session=session, identity=identity)
     if stored is None:
         added = insert_identities(session=session, rows=[(subject.id, identity)]).get(identity)
@@ -444,22 +448,28 @@ def link_identity(*, session: Session, policy: CompiledPolicy, subject: DataSubj
             session.expire(subject, ["identities"])
             return added, None
         stored = _found_after_conflict(session, identity)  # linked by someone else meanwhile: as if found
-    owner = get_subject(session=session, subject_id=stored.subject_id)
+    owner = get_subject(session=session, subject_id=stored.subject_id)  # the subject it was merged into, if so
     if owner.id == subject.id:
         return stored, None
+    _refuse_identified(owner, identity)
+    _lock_both(session, subject.id, owner.id)
+    # What was read above may be stale: a link committed while we waited for the locks may have
+    # merged the visitor into someone else, or given it an email. Read it again under the locks.
+    session.refresh(stored)
+    session.refresh(owner)
+    session.expire(owner, ["identities"])
+    if owner.merged_into_id is not None or get_subject(session=session, subject_id=stored.subject_id).id != owner.id:
+        return None
+    _refuse_identified(owner, identity)
+    merge_subjects(session=session, survivor=subject, merged=owner)
+    return stored, owner
+
+
+def _refuse_identified(owner: DataSubject, identity: Identity) -> None:
+    """Only an anonymous visitor (browser or device ids alone) is merged into the person who logs in."""
     if any(IdentityKind(item.kind) not in ANONYMOUS_KINDS for item in owner.identities):
         raise IdentityConflict(f"{identity} belongs to another identified subject; it cannot be linked",
                                field="identity")
-    _lock_both(session, subject.id, owner.id)
-    # What was read above may be stale: a link committed while we waited for the locks may have
-    # merged the visitor into someone else. Decide again on what it left.
-    session.refresh(stored)
-    session.refresh(owner)
-    if stored.subject_id != owner.id or owner.merged_into_id is not None:
-        session.expire(subject)
-        return link_identity(session=session, policy=policy, subject=subject, identity=identity)
-    merge_subjects(session=session, survivor=subject, merged=owner)
-    return stored, owner
 
 
 def _lock_both(session: Session, one: str, other: str) -> None:
