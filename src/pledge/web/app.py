@@ -26,6 +26,7 @@ from pledge.jobs.worker import BackgroundWorker, Worker
 from pledge.notices.service import PublishConflict
 from pledge.rights.mail import mailer_from_settings
 from pledge.store import current_revision, head_revision
+from pledge.web.api.fast_path import ConsentWriteFastPath
 from pledge.web.api.v1 import consent_writer
 from pledge.web.center.context import publish_missing
 from pledge.web.problems import install_error_handlers
@@ -116,8 +117,10 @@ def create_app(container: Container, *, background_jobs: bool = False, server: b
                   swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect")
     app.state.container = container
     app.state.consent_writer = consent_writer(container)
+    app.state.consent_fast_path_writes = 0  # requests ConsentWriteFastPath answered (the rest took the route)
     app.state.templates = make_templates()
     install_error_handlers(app)
+    app.add_middleware(ConsentWriteFastPath)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     include_routes(app)
     return app

@@ -13,7 +13,7 @@ recognises the signal (Cal. Civ. Code § 1798.135, 11 CCR § 7025; Colorado; Con
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
@@ -62,19 +62,20 @@ SubjectRef = Annotated[str, Path(min_length=1, max_length=400, description=(
 GpcHeader = Annotated[str | None, Header(alias="Sec-GPC", description="Global Privacy Control: 1 to opt out.")]
 
 
-def _api_key(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def api_key(headers: Mapping[str, str]) -> str | None:
+    """The key a request carries: ``Authorization: Bearer <key>``, or ``X-API-Key``."""
+    header = headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return request.headers.get("x-api-key") or None
+    return headers.get("x-api-key") or None
 
 
 def require(scope: Scope) -> Callable[..., Awaitable[Caller]]:
     """A dependency: the request must carry a valid key that grants ``scope``."""
 
     async def dependency(request: Request) -> Caller:
-        key = _api_key(request)
+        key = api_key(request.headers)
         if key is None:
             raise ProblemError(401, "Send an API key: Authorization: Bearer <key> (see `pledge apikey create`).",
                                type_=TYPE_UNAUTHENTICATED, title="API key required")
@@ -117,9 +118,10 @@ def _gpc(value: str | None) -> bool:
     return (value or "").strip() == "1"
 
 
-def _context(request: Request, gpc: str | None, idempotency_key: str | None) -> RequestContext:
-    client = ip_address_or_none(request.client.host) if request.client else None
-    return RequestContext(ip_address=client, user_agent=request.headers.get("user-agent"), gpc=_gpc(gpc),
+def _context(headers: Mapping[str, str], client: tuple[str, int] | None, gpc: str | None,
+             idempotency_key: str | None) -> RequestContext:
+    address = ip_address_or_none(client[0]) if client else None
+    return RequestContext(ip_address=address, user_agent=headers.get("user-agent"), gpc=_gpc(gpc),
                           idempotency_key=idempotency_key)
 
 
@@ -152,12 +154,12 @@ _RECORD_HEADERS: list[dict[str, Any]] = [
 ]
 
 
-def _idempotency_key(request: Request) -> str | None:
+def _idempotency_key(headers: Mapping[str, str]) -> str | None:
     """The Idempotency-Key header, refused as FastAPI refuses a ``Header(min_length=1, max_length=...)``.
 
     An empty key is refused: it would name no request, and every later empty one would replay the first.
     """
-    key = request.headers.get("idempotency-key")
+    key = headers.get("idempotency-key")
     if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
         raise RequestValidationError([{
             "type": "string_too_long", "loc": ("header", "Idempotency-Key"), "input": key,
@@ -184,10 +186,15 @@ async def record_consent_event(event_in: ConsentEventCreate, request: Request,
     answer comes once that transaction is committed, with the state it made. The key is checked
     (``require``) before the body, so a caller without one learns nothing of what a good body is.
     """
-    headers = request.headers
+    return await recorded_response(request.app.state.consent_writer, event_in, request.headers, request.client)
+
+
+async def recorded_response(writer: GroupCommitter[bool, RecordedRead], event_in: ConsentEventCreate,
+                            headers: Mapping[str, str], client: tuple[str, int] | None) -> Response:
+    """What ``POST /consent-events`` does once its caller is known and its body read: the route's own
+    work, and the fast path's (``web/api/fast_path.py``), so that both answer alike."""
     minimal = "return=minimal" in (headers.get("prefer") or "").replace(" ", "").lower()
-    context = _context(request, headers.get("sec-gpc"), _idempotency_key(request))
-    writer: GroupCommitter[bool, RecordedRead] = request.app.state.consent_writer
+    context = _context(headers, client, headers.get("sec-gpc"), _idempotency_key(headers))
     answer = await writer.record(event_in, context, minimal)
     # Serialised once, by pydantic-core, straight to bytes: the answer is already a validated RecordedRead.
     return Response(answer.model_dump_json(), status_code=201 if answer.created else 200,
@@ -234,7 +241,7 @@ def record_consent_events(
     for item in batch.events:
         fields = item.model_dump(exclude={"idempotency_key"}, exclude_unset=True)
         items.append((ConsentEventCreate.model_validate(fields),
-                      _context(request, sec_gpc, item.idempotency_key)))
+                      _context(request.headers, request.client, sec_gpc, item.idempotency_key)))
     with container.unit_of_work() as session:
         recorded = service.record_events(session=session, policy=container.policy, items=items)
         session.commit()
