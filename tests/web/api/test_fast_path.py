@@ -8,6 +8,7 @@ between two people and two moments (ids, times, idempotency keys).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -101,4 +102,18 @@ def test_a_url_with_a_query_takes_the_route_and_its_checks(api_container: Contai
         client.post("/api/v1/consent-events", json={**GRANT, "subject": "ann@example.com"})  # the key is cached
         answer = client.post("/api/v1/consent-events?x=%00", json={**GRANT, "subject": "bob@example.com"})
     assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "query"
+    assert app.state.consent_fast_path_writes == 0
+
+
+@pytest.mark.parametrize("content_type", ["application/jsonx", "application/json-seq", "application/json, text/plain",
+                                          "text/plain"])
+def test_a_body_not_sent_as_json_takes_the_route_which_refuses_it(api_container: Container, content_type: str) -> None:
+    """FastAPI reads a body as JSON only under a JSON media type; the fast path must not be more lenient."""
+    key = make_key(api_container, "consent:write")
+    app = create_app(api_container)
+    with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as client:
+        client.post("/api/v1/consent-events", json={**GRANT, "subject": "ann@example.com"})  # the key is cached
+        answer = client.post("/api/v1/consent-events", content=json.dumps({**GRANT, "subject": "bob@example.com"}),
+                             headers={"Content-Type": content_type})
+    assert answer.status_code == 422, answer.text
     assert app.state.consent_fast_path_writes == 0

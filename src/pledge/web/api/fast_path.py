@@ -45,7 +45,7 @@ class ConsentWriteFastPath:
         key = v1.api_key(headers)
         caller = keys.cached(key) if key else None
         if (caller is None or KeyScope.CONSENT_WRITE.value not in caller.scopes
-                or not headers.get("content-type", "").startswith("application/json")):
+                or headers.get("content-type", "").split(";", 1)[0].strip().lower() != "application/json"):
             await self.app(scope, receive, send)  # the route authenticates, refuses or parses as it does
             return
         body = await _body(receive)
