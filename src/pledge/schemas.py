@@ -28,6 +28,13 @@ def has_nul(value: Any) -> bool:
     return False
 
 
+def refuse_nul(value: Any) -> Any:
+    """A validator: the value, or a ValueError when a text in it carries a NUL character."""
+    if has_nul(value):
+        raise ValueError(NUL_MESSAGE)
+    return value
+
+
 class PledgeBase(BaseModel):
     """Shapes read from ORM objects (``from_attributes``) that refuse fields they do not know."""
 
@@ -40,6 +47,4 @@ class InputModel(PledgeBase):
     @field_validator("*", mode="after")
     @classmethod
     def _storable_text(cls, value: Any) -> Any:
-        if has_nul(value):
-            raise ValueError(NUL_MESSAGE)
-        return value
+        return refuse_nul(value)

@@ -6,11 +6,11 @@ import datetime as dt
 import functools
 import ipaddress
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, TypeAdapter, field_validator
 
-from pledge.schemas import InputModel, PledgeBase
+from pledge.schemas import InputModel, PledgeBase, refuse_nul
 from pledge.subjects.identities import IdentityKind
 
 
@@ -101,11 +101,18 @@ class ConsentEventCreate(InputModel):
     expires_at: dt.datetime | None = Field(default=None, description="when a consent lapses, if it does")
 
 
+#: The longest idempotency key (the ledger's column).
+IDEMPOTENCY_KEY_MAX = 128
+#: An idempotency key, wherever it comes from (header, batch item, a caller's context). Never empty:
+#: an empty key would name no request, and every later empty one would replay the first.
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=IDEMPOTENCY_KEY_MAX), AfterValidator(refuse_nul)]
+IDEMPOTENCY_KEY = TypeAdapter(IdempotencyKey)
+
+
 class ConsentEventBatchItem(ConsentEventCreate):
     """One event of a batch, with its own idempotency key."""
 
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128,
-                                        description="the same key never records twice")
+    idempotency_key: IdempotencyKey | None = Field(default=None, description="the same key never records twice")
 
 
 class ConsentEventBatch(InputModel):
@@ -142,8 +149,7 @@ class RequestContext(InputModel):
     ip_address: str | None = Field(default=None, description="an IPv4 or IPv6 address")
     user_agent: str | None = None
     gpc: bool = False
-    #: Never empty: an empty key would make every keyless-looking request a replay of the first one.
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
+    idempotency_key: IdempotencyKey | None = None
 
     @field_validator("ip_address")
     @classmethod

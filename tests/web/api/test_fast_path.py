@@ -26,6 +26,12 @@ GRANT = {"residence": "DE", "kind": "consent_granted", "purpose": "newsletter", 
 BANNER = {"residence": "US-CA", "kind": "cookies_rejected", "target": "advertising", "collection_point": "banner"}
 
 
+@pytest.fixture(autouse=True)
+def _keys_stay_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path acts on cached keys: a slow machine must not let the cache lapse between the two sends."""
+    monkeypatch.setattr(keys, "CACHE_SECONDS", 600.0)
+
+
 def _without_volatile(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: "*" if k in VOLATILE else _without_volatile(v) for k, v in value.items()}
